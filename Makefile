@@ -1,0 +1,16 @@
+# The two commands of the README: `make lab` and `make test`.
+PY := .venv/bin
+
+.PHONY: setup lab test
+
+setup:
+	bash .ci/setup
+
+# Build the local lab and prepare its hosts.
+lab: setup
+	$(PY)/provision lab up
+	$(PY)/provision apply lab/hosts.ini
+
+# Every test: unit (no root), engine (root, this machine), lab (nspawn hosts).
+test: setup
+	$(PY)/pytest -p no:cacheprovider tests/unit tests/engine tests/lab
