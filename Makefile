@@ -11,6 +11,6 @@ lab: setup
 	$(PY)/provision lab up
 	$(PY)/provision apply lab/hosts.ini
 
-# Every test: unit (no root), engine (root, this machine), lab (nspawn hosts).
+# Every test: unit (no root), provision and engine (root, this machine), lab (nspawn hosts).
 test: setup
-	$(PY)/pytest -p no:cacheprovider tests/unit tests/engine tests/lab
+	$(PY)/pytest -p no:cacheprovider tests/unit tests/provision tests/engine tests/lab

@@ -1,0 +1,60 @@
+"""The container runtime: Linux primitives that turn a spec into an isolated process.
+
+Layering: the containers service (engine/containers) decides *what* runs; this package
+makes it so with namespaces, an overlayfs root, cgroups and capabilities, and nothing
+here knows about the API, images or networks.
+
+Interface used by the containers service (kept stable; extend, don't change):
+
+    spec = {                         # written by the containers service, JSON-able
+      "id": "<64 hex>",
+      "rootfs": {"lower": [dir, ...],  # image layer dirs, top-most first
+                 "upper": dir, "work": dir, "merged": dir},
+      "args": ["/bin/sh", "-c", "..."], "env": ["PATH=...", ...], "cwd": "/",
+      "user": "" | "uid" | "uid:gid" | "name" | "name:group",   (resolved inside the rootfs)
+      "hostname": "abc123", "tty": False, "stdin": False,        (stdin: keep stdin open)
+      "mounts": [{"source": "/host/dir", "destination": "/data", "readonly": False}, ...],
+      "etc_files": {"/etc/hosts": path, "/etc/resolv.conf": path, "/etc/hostname": path},
+      "namespaces": {"network": None | "/proc/<pid>/ns/net" (join) | "host",
+                     "pid": None | "host", "ipc": None | "host"},   (None: a new one)
+      "cgroup": {"parent": "yard", "memory": bytes|0, "memory_swap": bytes|0|-1,
+                 "cpu_quota": int|0, "cpu_period": int|0, "cpu_shares": int|0,
+                 "pids_limit": int|0},
+      "cap_add": [...], "cap_drop": [...], "privileged": False,
+      "no_new_privileges": False, "shm_size": bytes,
+      "log": {"path": "<container dir>/<id>-json.log", "max_size": bytes|0, "max_file": int},
+    }
+
+    launch(bundle_dir, spec) -> Shim
+        Start a shim: a process detached from the daemon (it survives a daemon restart,
+        for live-restore) that holds the container's stdio (a pty when spec["tty"]),
+        writes its output to the json-file log, and records how it ended. The container's
+        first process is *created* (namespaces, cgroup, mounts done) but does not exec
+        the user's command until `Shim.start()`: between the two the daemon wires the
+        network into /proc/<pid>/ns/net. Raises RuntimeError with a docker-like message
+        when the container cannot be created (e.g. `exec: "nosuch": executable file not
+        found in $PATH` -> the caller maps to exit code 127, permission denied -> 126).
+
+    Shim(bundle_dir)                 reconnects to a running (or finished) shim after a daemon restart
+      .pid                           the container's init pid, as seen from the host
+      .start()                       let the user's command run
+      .attach(stdin, stdout, stderr) -> socket  live streams: docker's 8-byte framing
+                                     when not a tty, raw bytes when a tty
+      .resize(height, width)
+      .signal(signum)
+      .wait(timeout=None) -> ExitStatus | None   blocks until the container ends
+      .status() -> "created" | "running" | "exited"
+      .exit_status() -> ExitStatus(code, oom_killed, finished_at) | None
+      .cleanup()                     unmount the rootfs, remove the cgroup and shim files
+
+    exec_process(bundle_dir, exec_spec) -> ExecShim
+        Run another process inside a running container (setns into its namespaces,
+        join its cgroup), with exec_spec = {"args", "env", "cwd", "user", "tty", "stdin"};
+        same attach/resize/wait as Shim.
+
+    cgroup_stats(spec) -> {"memory_usage", "memory_limit", "cpu_usage_ns", "pids"}
+    processes(bundle_dir) -> [(pid, ppid, user, cmdline), ...]   for `top`
+
+All of it works on cgroup v1, v2 and hybrid hosts, and on Python 3.6 (ctypes for unshare,
+setns, pivot_root, mount, capset, prctl).
+"""
