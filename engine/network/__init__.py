@@ -24,3 +24,5 @@ iptables layout (nat): `YARD` chain jumped to from PREROUTING and OUTPUT with
 port, `POSTROUTING -s <subnet> ! -o <bridge> -j MASQUERADE`; filter: `YARD-FORWARD`
 accepting traffic to/from the bridge and established return traffic.
 """
+
+from engine.network.bridge import Bridge, PortAllocated  # noqa: E402,F401  (the package's interface)

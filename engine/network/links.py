@@ -1,0 +1,108 @@
+"""Links: the bridge and the veth pairs, made with iproute2 in as few calls as it allows."""
+import errno
+import os
+import subprocess
+
+
+class LinkError(RuntimeError):
+    pass
+
+
+def _ip_batch(commands, netns_path=None):
+    """Run iproute2 commands in one process (inside a network namespace when given)."""
+    argv = ["ip", "-batch", "-"]
+    if netns_path:
+        argv = ["nsenter", "--net=" + netns_path] + argv
+    result = subprocess.run(argv, input="\n".join(commands) + "\n", stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True)
+    if result.returncode != 0:
+        raise LinkError("ip: %s" % (result.stderr.strip() or "failed: %s" % "; ".join(commands)))
+
+
+def exists(name):
+    return os.path.exists("/sys/class/net/%s" % name)
+
+
+def bridge_addresses(name):
+    """The IPv4 addresses (with prefix) on a link, e.g. ['172.17.0.1/16']."""
+    result = subprocess.run(["ip", "-o", "-4", "addr", "show", "dev", name], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True)
+    return [line.split()[3] for line in result.stdout.splitlines() if len(line.split()) > 3]
+
+
+def routed_networks():
+    """IPv4 networks this host already routes (to pick a bridge subnet that is free)."""
+    result = subprocess.run(["ip", "-o", "-4", "route", "show"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True)
+    return [line.split()[0] for line in result.stdout.splitlines()
+            if line and line.split()[0] != "default"]
+
+
+def ensure_bridge(name, gateway_cidr):
+    """Create the bridge if needed, give it exactly this address, and bring it up."""
+    commands = []
+    if not exists(name):
+        commands.append("link add name %s type bridge" % name)
+    for address in bridge_addresses(name) if exists(name) else []:
+        if address != gateway_cidr:
+            commands.append("addr del %s dev %s" % (address, name))
+    if gateway_cidr not in (bridge_addresses(name) if exists(name) else []):
+        commands.append("addr add %s dev %s" % (gateway_cidr, name))
+    commands.append("link set %s up" % name)
+    _ip_batch(commands)
+    # Published ports must answer at 127.0.0.1 too, without a userland proxy.
+    write_sysctl("net/ipv4/conf/%s/route_localnet" % name, "1")
+
+
+def remove_bridge(name):
+    if exists(name):
+        _ip_batch(["link del %s" % name])
+
+
+def veth_name(container_id):
+    return "veth" + container_id[:8]          # at most 15 characters, as the kernel wants
+
+
+def connect_veth(bridge, container_id, netns_pid, netns_path, address_cidr, gateway, mac):
+    """A veth pair: one end in the bridge, the other as eth0 in the container's netns."""
+    host_end = veth_name(container_id)
+    if exists(host_end):                      # left over from a container that died with the daemon
+        _ip_batch(["link del %s" % host_end])
+    _ip_batch([
+        "link add name %s type veth peer name eth0 netns %d" % (host_end, netns_pid),
+        "link set %s master %s" % (host_end, bridge),
+        "link set %s type bridge_slave hairpin on" % host_end,
+        "link set %s up" % host_end,
+    ])
+    _ip_batch([
+        "link set lo up",
+        "link set eth0 address %s" % mac,
+        "addr add %s dev eth0" % address_cidr,
+        "link set eth0 up",
+        "route add default via %s dev eth0" % gateway,
+    ], netns_path=netns_path)
+    return host_end
+
+
+def remove_veth(container_id):
+    host_end = veth_name(container_id)
+    if exists(host_end):
+        try:
+            _ip_batch(["link del %s" % host_end])
+        except LinkError:
+            if exists(host_end):              # gone meanwhile with its namespace: fine
+                raise
+
+
+def write_sysctl(key, value):
+    path = "/proc/sys/" + key
+    try:
+        with open(path) as current:
+            if current.read().strip() == value:
+                return
+        with open(path, "w") as target:
+            target.write(value)
+    except OSError as error:
+        if error.errno not in (errno.EROFS, errno.EACCES):
+            raise
+        raise LinkError("cannot set %s=%s: %s" % (key.replace("/", "."), value, error.strerror))
