@@ -1,0 +1,77 @@
+"""`provision lab up|down|status`: the local lab of systemd-nspawn hosts.
+
+up     builds the rootfs once, then brings up the bridge, the package mirror and hosts 1..N
+       (booting any that are down, adding any that are missing), and writes lab/hosts.ini.
+down   removes every host, process, mount, link, rule and file the lab made.
+status lists the hosts, the bridge and the mirror.
+"""
+import os
+import sys
+
+from provision.lab import inventory, machine, mirror, network, rootfs
+from provision.lab.command import LabError, remove_tree
+from provision.lab.settings import MAX_HOSTS, Lab
+
+
+def main_lab(args):
+    lab = Lab.from_environment()
+    try:
+        if args.lab_verb == "up":
+            up(lab, args.hosts)
+        elif args.lab_verb == "down":
+            down(lab)
+        else:
+            status(lab)
+    except LabError as error:
+        print("provision lab %s: %s" % (args.lab_verb, error), file=sys.stderr)
+        return 1
+    return 0
+
+
+def up(lab, count):
+    if os.geteuid() != 0:
+        raise LabError("the lab needs root (namespaces, mounts, bridges, iptables)")
+    if not 1 <= count <= MAX_HOSTS:
+        raise LabError("--hosts must be between 1 and %d, not %d" % (MAX_HOSTS, count))
+    root = rootfs.ensure()
+    network.up(lab)
+    mirror.up(lab)
+    authorized_key = inventory.ensure_key(lab)
+    # Hosts are only ever added by `up`: a lab of 5 stays 5 when asked for 3.
+    indexes = sorted(set(range(1, count + 1)) | set(machine.present(lab)))
+    down_now = [index for index in indexes if machine.pid(lab, index) is None]
+    try:
+        for index in down_now:
+            machine.prepare(lab, index, root, authorized_key)
+            machine.boot(lab, index)
+        machine.wait_booted(lab, down_now)
+    except BaseException:
+        # Whatever failed, the hosts this run started go away whole: the next `up` starts clean.
+        for index in down_now:
+            machine.remove(lab, index)
+        raise
+    inventory.write(lab, indexes)
+    for index in indexes:
+        print(machine.describe(lab, index))
+    print("lab: %d hosts up; inventory %s" % (len(indexes), lab.hosts_file))
+
+
+def down(lab):
+    for index in machine.present(lab):
+        machine.remove(lab, index)
+    mirror.down(lab)
+    network.down(lab)
+    inventory.remove(lab)
+    if lab.state_dir.exists():
+        remove_tree(lab.state_dir, "lab state")
+    print("lab %s: down" % lab.name)
+
+
+def status(lab):
+    indexes = machine.present(lab)
+    for index in indexes:
+        print(machine.describe(lab, index))
+    if not indexes:
+        print("lab %s: no hosts" % lab.name)
+    print(network.describe(lab))
+    print(mirror.describe(lab))
