@@ -14,8 +14,8 @@ from provision.lab.settings import MAX_HOSTS, Lab
 
 
 def main_lab(args):
-    lab = Lab.from_environment()
     try:
+        lab = Lab.from_environment()
         if args.lab_verb == "up":
             up(lab, args.hosts)
         elif args.lab_verb == "down":

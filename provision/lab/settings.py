@@ -5,8 +5,11 @@ so every name, address and path comes from a `Lab`. The defaults are the lab of 
 DOCKYARD_LAB_NAME, DOCKYARD_LAB_SUBNET and DOCKYARD_LAB_DIR select another.
 """
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from provision.lab.command import LabError
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 TEMPLATES = REPOSITORY / "templates" / "lab"
@@ -30,9 +33,18 @@ class Lab:
     @classmethod
     def from_environment(cls):
         defaults = cls()
-        return cls(name=os.environ.get("DOCKYARD_LAB_NAME", defaults.name),
-                   subnet=os.environ.get("DOCKYARD_LAB_SUBNET", defaults.subnet),
-                   out_dir=Path(os.environ.get("DOCKYARD_LAB_DIR", defaults.out_dir)).resolve())
+        lab = cls(name=os.environ.get("DOCKYARD_LAB_NAME", defaults.name),
+                  subnet=os.environ.get("DOCKYARD_LAB_SUBNET", defaults.subnet),
+                  out_dir=Path(os.environ.get("DOCKYARD_LAB_DIR", defaults.out_dir)).resolve())
+        # Interface names hold 15 characters: "vb-<name>-<N>" (nspawn's veth) must fit.
+        if not re.fullmatch(r"[a-z][a-z0-9]{0,6}", lab.name):
+            raise LabError("DOCKYARD_LAB_NAME=%r: want 1 to 7 lower-case letters or digits, "
+                           "starting with a letter" % lab.name)
+        octets = lab.subnet.split(".")
+        if len(octets) != 3 or not all(o.isdigit() and int(o) < 256 for o in octets):
+            raise LabError("DOCKYARD_LAB_SUBNET=%r: want the first three octets of a /24, "
+                           "as 10.88.0" % lab.subnet)
+        return lab
 
     @property
     def bridge(self):
