@@ -95,7 +95,7 @@ def _write_sudoers(path, key_user, pw_user):
     # timestamp_timeout=0: every sudo asks again, so a wrong-password test cannot ride on a
     # cached success; lecture=never keeps sudo's first-use notice out of stderr.
     text = (
-        "Defaults:%(k)s,%(p)s timestamp_timeout=0, lecture=never, !use_pty\n"
+        "Defaults:%(k)s,%(p)s timestamp_timeout=0, lecture=never\n"
         "%(k)s ALL=(ALL:ALL) NOPASSWD: ALL\n"
         "%(p)s ALL=(ALL:ALL) ALL\n" % {"k": key_user, "p": pw_user}
     )
