@@ -57,7 +57,8 @@ VARIABLES = {
         "registry_auth_users": {"alice": "secret"},
     },
     "url-mirror": {"mirror": "http://10.0.0.1:8080/mirror/", "centos8_vault_release": "8-stream"},
-    "debian-mirror": {"debian_mirror": "http://10.23.0.1:3142/deb.debian.org/debian"},
+    "debian-mirror": {"debian_mirror": "http://10.23.0.1:3142/debian",
+                      "debian_security_mirror": "http://10.23.0.1:3142/debian-security"},
 }
 
 EL_ONLY = ("yum/os.repo.j2", "yum/epel.repo.j2", "yum/docker-ce.repo.j2")
