@@ -22,6 +22,8 @@ def build_parser():
 
     apply = verbs.add_parser("apply", help="prepare the hosts of an inventory")
     apply.add_argument("inventory", help="Ansible INI inventory file")
+    apply.add_argument("--steps", metavar="FILE",
+                       help="step file to apply (default provision/steps.yml)")
     apply.add_argument("-C", "--check", action="store_true", help="change nothing; say what would change")
     apply.add_argument("-D", "--diff", action="store_true", help="show file differences")
     apply.add_argument("-f", "--forks", type=int, default=20, help="hosts worked on at once (default 20)")

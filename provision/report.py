@@ -1,0 +1,163 @@
+"""What a run tells its operator: progress while it runs, Ansible's recap, a JSON report.
+
+On a terminal a live table shows each host's current step while results scroll above it;
+otherwise every result is one plain line, as soon as it is known:
+
+    changed: [web1] Bridge sysctls: /etc/sysctl.d/99-yard.conf is absent
+    fatal: [web2]: UNREACHABLE! => connection refused
+
+The recap is Ansible's, which operators grep in CI (`ok` counts changed steps too, as there):
+
+    PLAY RECAP *********************************************************************
+    web1                       : ok=5    changed=1    unreachable=0    failed=0    skipped=0
+
+--report FILE writes, atomically:
+    {"check": bool,
+     "summary": {host: {"ok", "changed", "failed", "unreachable", "skipped"}},
+     "hosts": {host: [{"name", "action", "result", "reason", "diff", "duration", "handler"}]},
+     "unreachable": {host: message}}
+with result one of ok, changed, failed, skipped and duration in seconds.
+"""
+import json
+import os
+import sys
+import tempfile
+import threading
+from dataclasses import asdict, dataclass, field
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+RESULTS = ("ok", "changed", "failed", "skipped")
+_STYLE = {"ok": "green", "changed": "yellow", "failed": "red", "skipped": "cyan"}
+
+
+@dataclass
+class StepResult:
+    name: str
+    action: str
+    result: str          # one of RESULTS
+    reason: str
+    diff: str = ""
+    duration: float = 0.0
+    handler: bool = False
+
+
+@dataclass
+class HostResult:
+    name: str
+    steps: list = field(default_factory=list)
+    unreachable: str = ""     # why, when the host could not be reached
+
+    def counts(self):
+        counts = {result: sum(step.result == result for step in self.steps) for result in RESULTS}
+        counts["ok"] += counts["changed"]   # Ansible counts a changed step as ok too
+        counts["unreachable"] = int(bool(self.unreachable))
+        return counts
+
+
+def redact(text, secrets):
+    """text with every secret (passwords) replaced by ********."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "********")
+    return text
+
+
+class Report:
+    """Progress and recap on `stream`; thread-safe, hosts report from their own threads."""
+
+    def __init__(self, stream=None, check=False, diff=False):
+        stream = stream or sys.stdout
+        self.check, self.diff = check, diff
+        self.tty = stream.isatty()
+        self.console = Console(file=stream, highlight=False, soft_wrap=True,
+                               force_terminal=self.tty, no_color=not self.tty)
+        self.lock = threading.Lock()
+        self.current = {}         # host -> what it is doing now, for the live table
+        self.live = None
+
+    def start(self, hosts):
+        self.current = {host: "waiting" for host in hosts}
+        if self.tty:
+            self.live = Live(self._table(), console=self.console, refresh_per_second=8, transient=True)
+            self.live.start()
+
+    def step_started(self, host, name):
+        with self.lock:
+            self.current[host] = name
+            self._refresh()
+
+    def step_done(self, host, step):
+        reason = ("would: " + step.reason) if self.check and step.result == "changed" else step.reason
+        label = "handler " + step.name if step.handler else step.name
+        with self.lock:
+            if step.result == "failed":
+                self._print("fatal: [%s]: FAILED! %s: %s" % (host, label, reason), "red")
+            else:
+                self._print("%s: [%s] %s: %s" % (step.result, host, label, reason), _STYLE[step.result])
+            if self.diff and step.diff:
+                self._print(step.diff.rstrip("\n"), None)
+
+    def host_done(self, result):
+        with self.lock:
+            if result.unreachable:
+                self._print("fatal: [%s]: UNREACHABLE! => %s" % (result.name, result.unreachable), "red")
+            counts = result.counts()
+            self.current[result.name] = "done: failed" if counts["failed"] or result.unreachable else "done"
+            self._refresh()
+
+    def stop(self):
+        """End the live table (the results printed above it stay)."""
+        if self.live:
+            self.live.stop()
+            self.live = None
+
+    def recap(self, results):
+        self.console.print()
+        self.console.print("PLAY RECAP " + "*" * 69)
+        for result in results:
+            counts = result.counts()
+            self.console.print("%-26s : " % result.name + " ".join(
+                "%s=%-4s" % (key, counts[key]) for key in ("ok", "changed", "unreachable", "failed", "skipped")
+            ).rstrip(), style=_recap_style(counts), markup=False)
+
+    def _print(self, text, style):
+        self.console.print(text, style=style, markup=False)
+
+    def _refresh(self):
+        if self.live:
+            self.live.update(self._table())
+
+    def _table(self):
+        table = Table(show_header=False, box=None, padding=(0, 1))
+        for host, doing in self.current.items():
+            table.add_row(host, doing)
+        return table
+
+
+def _recap_style(counts):
+    if counts["failed"] or counts["unreachable"]:
+        return "red"
+    return "yellow" if counts["changed"] else "green"
+
+
+def write_json(path, results, check):
+    """The JSON report, written to a temporary file beside `path` then renamed over it."""
+    document = {
+        "check": check,
+        "summary": {result.name: result.counts() for result in results},
+        "hosts": {result.name: [asdict(step) for step in result.steps] for result in results},
+        "unreachable": {result.name: result.unreachable for result in results if result.unreachable},
+    }
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, staged = tempfile.mkstemp(prefix=".report-", dir=directory)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(document, f, indent=2)
+            f.write("\n")
+        os.replace(staged, path)
+    except BaseException:
+        os.unlink(staged)
+        raise

@@ -1,0 +1,260 @@
+"""The runner: every selected step on every selected host, hosts in parallel.
+
+One host's run, in order (the rules are written down in provision/actions/__init__.py):
+connect, facts (one round trip), render and validate every step (nothing has changed yet, so a
+bad variable leaves the host untouched), checks (one round trip), then plan and apply step by
+step, re-checking the remaining steps after each change; notified handlers last. A host that
+fails or cannot be reached never stops the others.
+"""
+import re
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+from uuid import uuid4
+
+from provision import actions, facts as host_facts, inventory, steps as step_file, variables
+from provision.actions import ActionError, ArgError, Context, Observed, Ok, quote
+from provision.cli import EXIT_ERROR, EXIT_FAILED_HOSTS, EXIT_OK, EXIT_UNREACHABLE_HOSTS
+from provision.hosts import HostVarError
+from provision.report import HostResult, Report, StepResult, redact, write_json
+from provision.transport import Connection, RemoteError, TransportError
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every host's run shares."""
+    steps: tuple
+    handlers: tuple
+    defaults: dict
+    extra_vars: dict
+    templates: variables.Templates
+    check: bool
+    known_hosts: Optional[str]
+    accept_new: bool
+    groups: dict          # group -> its hosts (Ansible's `groups`)
+    group_names: dict     # host -> its groups (Ansible's `group_names`)
+
+
+@dataclass
+class Prepared:
+    """A step rendered for one host: its arguments, or the result it already has."""
+    step: step_file.Step
+    args: Optional[dict] = None
+    result: Optional[StepResult] = None    # skipped by `when`, or failed to render
+
+
+def apply(args):
+    """`provision apply`: returns the exit code."""
+    try:
+        inv = inventory.load(args.inventory)
+        hosts = inventory.hosts_for(inv, args.limit)
+        steps_path = Path(args.steps or step_file.DEFAULT_STEPS)
+        loaded = step_file.load(steps_path)
+        job = Job(
+            steps=tuple(step_file.select(loaded.steps, step_file.split_tags(args.tags),
+                                         step_file.split_tags(args.skip_tags))),
+            handlers=loaded.handlers,
+            defaults=variables.load_defaults(loaded.directory),
+            extra_vars=variables.parse_extra_vars(args.extra_vars),
+            templates=variables.Templates(loaded.directory),
+            check=args.check,
+            known_hosts=args.known_hosts,
+            accept_new=args.accept_new_host_keys,
+            groups=groups_of(inv),
+            group_names={host.name: inv.groups_of(host.name) for host in hosts},
+        )
+    except (inventory.InventoryError, step_file.StepFileError, variables.VariableError, HostVarError) as error:
+        print("provision: error: %s" % error, file=sys.stderr)
+        return EXIT_ERROR
+    if not hosts:
+        print("provision: error: no hosts matched %s" % (args.limit or args.inventory), file=sys.stderr)
+        return EXIT_ERROR
+
+    report = Report(check=args.check, diff=args.diff)
+    report.start([host.name for host in hosts])
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, args.forks)) as pool:
+            results = list(pool.map(lambda host: run_host(host, job, report), hosts))
+    finally:
+        report.stop()
+    report.recap(results)
+    if args.report:
+        write_json(args.report, results, args.check)
+    return exit_code(results)
+
+
+def groups_of(inv):
+    """Every group's hosts, its descendants' included, in inventory order."""
+    groups = {}
+    for name in inv.groups:
+        try:
+            groups[name] = inv.select(name)
+        except inventory.InventoryError:   # a group without hosts
+            groups[name] = []
+    return groups
+
+
+def exit_code(results):
+    code = EXIT_OK
+    for result in results:
+        if result.unreachable:
+            code |= EXIT_UNREACHABLE_HOSTS
+        elif result.counts()["failed"]:
+            code |= EXIT_FAILED_HOSTS
+    return code
+
+
+def run_host(host, job, report):
+    """One host's whole run; never raises, the HostResult says how it went."""
+    result = HostResult(host.name)
+    secrets = (host.password, host.become_password)
+    conn = Connection(host, known_hosts=job.known_hosts, accept_new=job.accept_new)
+    try:
+        conn.connect()
+        HostRun(host, conn, job, report, result, secrets).run()
+    except TransportError as error:
+        result.unreachable = redact(str(error), secrets)
+    finally:
+        conn.close()
+    report.host_done(result)
+    return result
+
+
+class HostRun:
+    def __init__(self, host, conn, job, report, result, secrets):
+        self.host, self.conn, self.job, self.report = host, conn, job, report
+        self.result, self.secrets = result, secrets
+
+    def run(self):
+        self.report.step_started(self.host.name, "gathering facts")
+        try:
+            facts = host_facts.gather(self.conn)
+            scope = variables.host_variables(self.job.defaults, self._host_vars(), self.job.extra_vars, facts)
+        except (host_facts.FactsError, variables.VariableError) as error:
+            self._record(StepResult("gathering facts", "facts", "failed", str(error)))
+            return
+        prepared = [self._prepare(step, scope, facts) for step in self.job.steps]
+        if any(p.result and p.result.result == "failed" for p in prepared):
+            for p in prepared:   # nothing has been touched: report what is wrong, change nothing
+                if p.result and p.result.result == "failed":
+                    self._record(p.result)
+            return
+        notified = self._run_steps(prepared, facts)
+        handlers = [h for h in self.job.handlers if h.name in notified]
+        if handlers:
+            self._run_steps([self._prepare(h, scope, facts) for h in handlers], facts, handler=True)
+
+    def _host_vars(self):
+        return {"inventory_hostname": self.host.name, "groups": self.job.groups,
+                "group_names": self.job.group_names[self.host.name], **self.host.vars}
+
+    def _prepare(self, step, scope, facts):
+        """Render when and args, validate, run the action's prepare: all on the controller."""
+        field = "when"
+        try:
+            if not variables.evaluate_when(step.when, scope):
+                return Prepared(step, result=StepResult(step.name, step.action.name, "skipped",
+                                                        "when: %s is false" % step.when))
+            field = "args"
+            args = actions.validate(step.action.args, variables.render_value(step.args, scope))
+            context = Context(self.host.name, scope, facts,
+                              lambda src: self.job.templates.render(src, scope))
+            return Prepared(step, args=step.action.prepare(args, context))
+        except ArgError as error:
+            message = str(error)
+        except Exception as error:   # a variable, a template, or the action's own prepare
+            message = "%s: %s" % (field, describe(error))
+        return Prepared(step, result=StepResult(step.name, step.action.name, "failed",
+                                                "%s: %s" % (step.where, message)))
+
+    def _run_steps(self, prepared, facts, handler=False):
+        """Plan and apply in order; returns the handlers that changed steps notified."""
+        notified = set()
+        observed = None   # checked lazily: first when a step needs it, again after each change
+        for index, item in enumerate(prepared):
+            step = item.step
+            if item.result:
+                self._record(item.result, handler)
+                continue
+            self.report.step_started(self.host.name, step.name)
+            started = time.monotonic()
+            try:
+                if observed is None:
+                    observed = self._check(prepared[index:], facts, first=index)
+                outcome = step.action.plan(item.args, facts, observed.get(index))
+                if not isinstance(outcome, Ok) and not self.job.check:
+                    step.action.apply(self.conn, outcome)
+                    observed = None
+            except TransportError:
+                raise
+            except Exception as error:   # an action's error, or its bug: this host fails, others go on
+                message = describe(error)
+                self._record(StepResult(step.name, step.action.name, "failed", message,
+                                        duration=time.monotonic() - started), handler)
+                break
+            changed = not isinstance(outcome, Ok)
+            self._record(StepResult(step.name, step.action.name, "changed" if changed else "ok",
+                                    outcome.reason, getattr(outcome, "diff", ""),
+                                    time.monotonic() - started), handler)
+            if changed:
+                notified.update(getattr(step, "notify", ()))
+        return notified
+
+    def _check(self, prepared, facts, first=0):
+        """Every check snippet of `prepared` in one round trip: {index: Observed}."""
+        snippets = {}
+        for offset, item in enumerate(prepared):
+            if item.result is None:
+                snippet = item.step.action.check(item.args, facts)
+                if snippet is not None:
+                    snippets[first + offset] = snippet
+        if not snippets:
+            return {}
+        marker = "@@dockyard-%s" % uuid4().hex
+        result = self.conn.run("sh -c %s" % quote(batch_script(snippets, marker)))
+        return split_checks(result.stdout, result.stderr, marker)
+
+    def _record(self, step_result, handler=False):
+        step_result.reason = redact(step_result.reason, self.secrets)
+        step_result.diff = redact(step_result.diff, self.secrets)
+        step_result.handler = handler
+        self.result.steps.append(step_result)
+        self.report.step_done(self.host.name, step_result)
+
+
+def describe(error):
+    """An error as the operator reads it: our own errors by their message, others with their type."""
+    if isinstance(error, (ActionError, RemoteError, variables.VariableError)):
+        return str(error)
+    return "%s: %s" % (type(error).__name__, error)
+
+
+def batch_script(snippets, marker):
+    """One sh script running each {index: snippet} in its own subshell, between marker lines."""
+    return "\n".join(
+        "printf '\\n%s %d\\n' {m} {i}; printf '\\n%s %d\\n' {m} {i} >&2\n"
+        "( {s}\n) </dev/null\nprintf '\\n%s rc %d\\n' {m} $?".format(m=marker, i=i, s=s)
+        for i, s in snippets.items())
+
+
+def split_checks(stdout, stderr, marker):
+    """{index: Observed} from a batched check's output, split at the marker lines.
+
+    Every marker line is printed with a newline before it, so a check's output is kept exactly,
+    even when it does not end with a newline.
+    """
+    outs, errs = _sections(stdout, marker), _sections(stderr, marker)
+    observed = {}
+    for index, text in outs.items():
+        ended = re.fullmatch(r"(.*)\n%s rc (\d+)\n?" % re.escape(marker), text, re.S)
+        out, rc = (ended.group(1), int(ended.group(2))) if ended else (text, -1)
+        observed[index] = Observed(rc, out, errs.get(index, ""))
+    return observed
+
+
+def _sections(text, marker):
+    parts = re.split(r"\n%s (\d+)\n" % re.escape(marker), "\n" + text)
+    return {int(index): body for index, body in zip(parts[1::2], parts[2::2])}
