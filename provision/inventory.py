@@ -93,6 +93,8 @@ def expand_ranges(pattern):
     """
     if "[" not in pattern:
         return [pattern]
+    if "]" not in pattern.split("[", 1)[1]:
+        raise ValueError("'[' without a closing ']'")
     head, bounds, tail = pattern.replace("[", "|", 1).replace("]", "|", 1).split("|")
     bounds = bounds.split(":")
     if len(bounds) not in (2, 3):
