@@ -137,7 +137,11 @@ class Command:
 
 @dataclass(frozen=True)
 class Upload:
-    """File content sent over SFTP and renamed into place; remote_sha256 is what the check saw."""
+    """File content sent over SFTP and renamed into place.
+
+    remote_sha256 is the checksum the check saw (None: there is no file), so the upload needs
+    no round trip of its own to decide whether to send.
+    """
     data: bytes
     dest: str
     mode: Optional[str] = None
@@ -325,8 +329,8 @@ def run_change(conn, change):
             run_script(conn, pending)
             pending = []
         if isinstance(op, Upload):
-            conn.put(op.data, op.dest, mode=op.mode, owner=op.owner, group=op.group,
-                     remote_sha256=op.remote_sha256)
+            conn.put(op.data, op.dest, mode=int(op.mode or "0644", 8), owner=op.owner,
+                     group=op.group, remote_sha256=op.remote_sha256)
 
 
 def run_script(conn, commands):
