@@ -21,16 +21,31 @@ Images built from busybox-static (no network needed):
     busybox_archive     fixture: path of an archive holding `busybox:latest` (one layer, Cmd ["sh"])
     layered_archive     fixture: `layered:latest`, two layers; the upper one deletes /etc/motd and
                         makes /opt/data opaque (lower has a, b; upper has c)
+
+An engine serving the image routes, until engine/daemon.py serves them all:
+
+    make_image_engine(config=None)   a factory: the Engine API (system + images routes) on a
+                        temporary Unix socket, with an ImageService rooted in a temporary directory
+                        and `config` as daemon.json's registry keys. The engine has `.host`
+                        ("unix://..."), `.root`, `.service`, `.yard(*args, input=None)` (runs the
+                        `yard` CLI as a process: a CompletedProcess with text stdout/stderr; `yard
+                        login` credentials go to the engine's own YARD_CONFIG directory) and
+                        `.api(method, path, body=None, headers=None)` -> (status, decoded JSON or bytes).
+    image_engine        one such engine with the default config
 """
 import hashlib
+import http.client
 import io
 import json
 import os
 import signal
 import socket
 import subprocess
+import sys
 import tarfile
+import threading
 import time
+import types
 import urllib.error
 import urllib.request
 
@@ -250,3 +265,88 @@ def layered_archive(tmp_path_factory):
     image_archive(directory / "layered.tar", [directory / "lower.tar", directory / "upper.tar"],
                   "layered:latest")
     return directory / "layered.tar"
+
+
+# --- an engine serving the image routes -----------------------------------------------------
+
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path):
+        http.client.HTTPConnection.__init__(self, "localhost", timeout=120)
+        self._path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.connect(self._path)
+
+
+class ImageEngine:
+    def __init__(self, directory, config):
+        from engine.api import images as image_routes, system
+        from engine.api.server import Router, make_server
+        from engine.images.service import ImageService
+
+        self.directory = directory
+        self.root = str(directory / "image")
+        self.socket = str(directory / "yard.sock")
+        self.host = "unix://" + self.socket
+        self.config = {"registry-mirrors": [], "insecure-registries": []}
+        self.config.update(config or {})
+        self.service = ImageService(root=self.root, config=self.config)
+        services = types.SimpleNamespace(images=self.service, info=lambda: {"Driver": "overlay"})
+        router = Router()
+        system.register(router, services)
+        image_routes.register(router, services)
+        self.server = make_server(self.socket, router)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def yard(self, *args, input=None):
+        env = dict(os.environ, YARD_CONFIG=str(self.directory / "client-config"))
+        env.pop("YARD_HOST", None)
+        return subprocess.run([sys.executable, "-m", "engine.cli.main", "-H", self.host] + [str(a) for a in args],
+                              input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True, env=env, timeout=300)
+
+    def api(self, method, path, body=None, headers=None):
+        connection = _UnixHTTPConnection(self.socket)
+        try:
+            if isinstance(body, (dict, list)):
+                body = json.dumps(body).encode()
+            connection.request(method, "/v1.41" + path, body=body, headers=headers or {})
+            response = connection.getresponse()
+            data = response.read()
+        finally:
+            connection.close()
+        if response.getheader("Content-Type", "").startswith("application/json"):
+            text = data.decode()
+            try:
+                return response.status, json.loads(text)
+            except ValueError:          # a progress stream: one JSON value per line
+                return response.status, [json.loads(line) for line in text.splitlines() if line.strip()]
+        return response.status, data
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+@pytest.fixture
+def make_image_engine(tmp_path):
+    started = []
+
+    def make(config=None):
+        directory = tmp_path / ("engine%d" % len(started))
+        directory.mkdir()
+        engine = ImageEngine(directory, config)
+        started.append(engine)
+        return engine
+
+    yield make
+    for engine in started:
+        engine.stop()
+
+
+@pytest.fixture
+def image_engine(make_image_engine):
+    return make_image_engine()
