@@ -34,6 +34,8 @@ Interface used by the containers service (kept stable; extend, don't change):
         network into /proc/<pid>/ns/net. Raises RuntimeError with a docker-like message
         when the container cannot be created (e.g. `exec: "nosuch": executable file not
         found in $PATH` -> the caller maps to exit code 127, permission denied -> 126).
+        The exception is a CreateError (a RuntimeError) whose `.exit_code` is that code
+        (125 for the engine's own failures: a bad cgroup value, a missing bind source...).
 
     Shim(bundle_dir)                 reconnects to a running (or finished) shim after a daemon restart
       .pid                           the container's init pid, as seen from the host
@@ -47,14 +49,39 @@ Interface used by the containers service (kept stable; extend, don't change):
       .exit_status() -> ExitStatus(code, oom_killed, finished_at) | None
       .cleanup()                     unmount the rootfs, remove the cgroup and shim files
 
-    exec_process(bundle_dir, exec_spec) -> ExecShim
+    exec_process(bundle_dir, exec_spec, start=True) -> ExecShim
         Run another process inside a running container (setns into its namespaces,
         join its cgroup), with exec_spec = {"args", "env", "cwd", "user", "tty", "stdin"};
-        same attach/resize/wait as Shim.
+        same attach/resize/wait as Shim. Empty user/cwd mean the container's; env entries
+        override the container's. With start=False it waits for `.start()`, so a client can
+        attach first. `.id` names it; it lives in <bundle>/exec/<id>; `.cleanup()` removes it.
 
     cgroup_stats(spec) -> {"memory_usage", "memory_limit", "cpu_usage_ns", "pids"}
     processes(bundle_dir) -> [(pid, ppid, user, cmdline), ...]   for `top`
 
 All of it works on cgroup v1, v2 and hybrid hosts, and on Python 3.6 (ctypes for unshare,
 setns, pivot_root, mount, capset, prctl).
+
+Details the daemon may rely on:
+- The shim is started as `sys.executable -I -S -c "import sys; sys.path.insert(0, ROOT);
+  from engine.runtime.shim import main; main()" container|exec DIR FD`, ROOT being the
+  directory (or zipapp file) that holds the `engine` package: no console script and no
+  `yardd` subcommand is needed, from a checkout, a wheel or yard.pyz alike.
+- The bundle directory holds spec.json, pid (the container's host pid), shim.pid,
+  shim.sock, started, exit.json {"code", "oom_killed", "finished_at"} and shim.log (the
+  shim's own errors). `cleanup()` leaves only exit.json; the daemon removes the directory.
+- The overlay and every mount exist only in the container's mount namespace: nothing is
+  mounted on the host, so nothing can leak there.
+- memory_swap 0 with a memory limit means docker's default, swap = 2 x memory; -1 unlimited.
+- Namespaces also accept "uts": "host". Capabilities follow docker 20.10.14+: the set is
+  bounding, effective and permitted; inheritable and ambient are empty. On cgroup v1 the
+  devices controller allows docker's default devices only (not on v2, which needs eBPF).
+- exit_status() of a shim that vanished without writing one (a host reboot) is code 255.
 """
+from .cgroups import cgroup_stats
+from .exec import ExecShim, exec_process
+from .processes import processes
+from .shim import CreateError, ExitStatus, Shim, launch
+
+__all__ = ["CreateError", "ExecShim", "ExitStatus", "Shim", "cgroup_stats", "exec_process",
+           "launch", "processes"]

@@ -1,0 +1,221 @@
+"""A container's cgroup, <parent>/<id>, on cgroup v1, v2 and hybrid hosts.
+
+v1 (EL7/EL8) and hybrid (v1 controllers plus an empty v2 tree, like the lab machine) use the
+v1 controllers; a pure v2 host (EL9) the unified tree. The parent is a path from the
+hierarchy's root, as docker's --cgroup-parent.
+"""
+import errno
+import os
+import signal
+import time
+
+V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "pids", "devices")
+V2_CONTROLLERS = ("memory", "cpu", "pids")
+
+# docker's default device rules (v1 devices controller): create any node, use only these.
+DEVICE_RULES = ("c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm",
+                "c 1:9 rwm", "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm")
+
+_hierarchies = None
+
+
+def hierarchies():
+    """{"memory": mountpoint, ...} for mounted v1 controllers, or {"unified": mountpoint} on v2."""
+    global _hierarchies
+    if _hierarchies is None:
+        v1, unified = {}, None
+        with open("/proc/self/mountinfo") as handle:
+            for line in handle:
+                fields = line.split()
+                mountpoint = fields[4]
+                fstype, options = fields[-3], fields[-1].split(",")
+                if fstype == "cgroup":
+                    for controller in V1_CONTROLLERS:
+                        if controller in options:
+                            v1.setdefault(controller, mountpoint)
+                elif fstype == "cgroup2" and unified is None:
+                    unified = mountpoint
+        if v1:
+            _hierarchies = v1
+        elif unified:
+            _hierarchies = {"unified": unified}
+        else:
+            raise RuntimeError("no cgroup hierarchy is mounted (looked in /proc/self/mountinfo)")
+    return _hierarchies
+
+
+def _read(directory, name):
+    with open(os.path.join(directory, name)) as handle:
+        return handle.read()
+
+
+def _write(directory, name, value):
+    path = os.path.join(directory, name)
+    try:
+        with open(path, "w") as handle:
+            handle.write(str(value))
+    except OSError as error:
+        raise RuntimeError("cannot write %r to %s: %s" % (value, path, error.strerror))
+
+
+def _counter(text, key):
+    """The value of `key` in a flat-keyed file such as memory.events (0 when missing)."""
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name == key:
+            return int(value)
+    return 0
+
+
+def _host_memory():
+    with open("/proc/meminfo") as handle:
+        return _counter(handle.read().replace(":", ""), "MemTotal") * 1024
+
+
+class Cgroup:
+    """The cgroup of one container: `Cgroup(spec["cgroup"]["parent"], spec["id"])`."""
+
+    def __init__(self, parent, name):
+        mounts = hierarchies()
+        self.v2 = "unified" in mounts
+        self.parent = parent.strip("/")
+        relative = os.path.join(self.parent, name)
+        self.dirs = {controller: os.path.join(mountpoint, relative)
+                     for controller, mountpoint in mounts.items()}
+
+    def _unique_dirs(self):
+        """Co-mounted controllers (EL7's cpu,cpuacct) share one directory."""
+        return sorted(set(self.dirs.values()))
+
+    def create(self, limits, privileged=False):
+        """Make the directories and write the limits (a spec's "cgroup" dict)."""
+        if self.v2:
+            self._enable_v2_controllers()
+        for directory in self._unique_dirs():
+            os.makedirs(directory, exist_ok=True)
+        if self.v2:
+            self._limit_v2(limits)
+        else:
+            self._limit_v1(limits, privileged)
+
+    def _enable_v2_controllers(self):
+        """A v2 cgroup only has the controllers its ancestors delegate through subtree_control."""
+        directory = os.path.dirname(self.dirs["unified"].rstrip("/"))
+        ancestors = []
+        while len(directory) >= len(hierarchies()["unified"]):
+            ancestors.append(directory)
+            directory = os.path.dirname(directory)
+        for ancestor in reversed(ancestors):
+            os.makedirs(ancestor, exist_ok=True)
+            available = _read(ancestor, "cgroup.controllers").split()
+            wanted = " ".join("+" + c for c in V2_CONTROLLERS if c in available)
+            _write(ancestor, "cgroup.subtree_control", wanted)
+
+    def _limit_v1(self, limits, privileged):
+        memory = limits.get("memory") or 0
+        if memory:
+            _write(self.dirs["memory"], "memory.limit_in_bytes", memory)
+            swap = limits.get("memory_swap") or 2 * memory        # docker: swap = 2 x memory
+            if os.path.exists(os.path.join(self.dirs["memory"], "memory.memsw.limit_in_bytes")):
+                _write(self.dirs["memory"], "memory.memsw.limit_in_bytes", swap)
+        if limits.get("cpu_period"):
+            _write(self.dirs["cpu"], "cpu.cfs_period_us", limits["cpu_period"])
+        if limits.get("cpu_quota"):
+            _write(self.dirs["cpu"], "cpu.cfs_quota_us", limits["cpu_quota"])
+        if limits.get("cpu_shares"):
+            _write(self.dirs["cpu"], "cpu.shares", limits["cpu_shares"])
+        if limits.get("pids_limit"):
+            _write(self.dirs["pids"], "pids.max", limits["pids_limit"])
+        if not privileged and "devices" in self.dirs:
+            _write(self.dirs["devices"], "devices.deny", "a")
+            for rule in DEVICE_RULES:
+                _write(self.dirs["devices"], "devices.allow", rule)
+
+    def _limit_v2(self, limits):
+        directory = self.dirs["unified"]
+        memory = limits.get("memory") or 0
+        if memory:
+            _write(directory, "memory.max", memory)
+            swap = limits.get("memory_swap") or 2 * memory
+            if os.path.exists(os.path.join(directory, "memory.swap.max")):
+                # v2 limits swap alone; docker's value is memory + swap.
+                _write(directory, "memory.swap.max", "max" if swap == -1 else swap - memory)
+        if limits.get("cpu_quota") or limits.get("cpu_period"):
+            _write(directory, "cpu.max", "%s %d" % (limits.get("cpu_quota") or "max",
+                                                    limits.get("cpu_period") or 100000))
+        if limits.get("cpu_shares"):
+            # runc's conversion of shares [2, 262144] to weight [1, 10000].
+            weight = 1 + ((limits["cpu_shares"] - 2) * 9999) // 262142
+            _write(directory, "cpu.weight", weight)
+        if limits.get("pids_limit"):
+            _write(directory, "pids.max", limits["pids_limit"])
+
+    def join(self):
+        """Move the calling process into every hierarchy of this cgroup ("0" means "me")."""
+        for directory in self._unique_dirs():
+            _write(directory, "cgroup.procs", 0)
+
+    def pids(self):
+        """Host pids of the processes in the cgroup ([] once it is gone)."""
+        directory = self.dirs.get("pids") or self.dirs.get("memory") or self.dirs["unified"]
+        try:
+            return [int(pid) for pid in _read(directory, "cgroup.procs").split()]
+        except FileNotFoundError:
+            return []
+
+    def oom_kills(self):
+        """How many processes of this cgroup the kernel's OOM killer has killed."""
+        try:
+            if self.v2:
+                return _counter(_read(self.dirs["unified"], "memory.events"), "oom_kill")
+            return _counter(_read(self.dirs["memory"], "memory.oom_control"), "oom_kill")
+        except FileNotFoundError:
+            return 0
+
+    def stats(self):
+        """{"memory_usage", "memory_limit", "cpu_usage_ns", "pids"} as the kernel counts them."""
+        if self.v2:
+            directory = self.dirs["unified"]
+            usage = int(_read(directory, "memory.current"))
+            limit = _read(directory, "memory.max").strip()
+            cpu = _counter(_read(directory, "cpu.stat"), "usage_usec") * 1000
+            pids = int(_read(directory, "pids.current"))
+        else:
+            usage = int(_read(self.dirs["memory"], "memory.usage_in_bytes"))
+            limit = _read(self.dirs["memory"], "memory.limit_in_bytes").strip()
+            cpu = int(_read(self.dirs["cpuacct"], "cpuacct.usage"))
+            pids = int(_read(self.dirs["pids"], "pids.current"))
+        host = _host_memory()
+        # "No limit" reads as "max" (v2) or a huge number (v1): docker reports the host's memory.
+        limit = host if limit == "max" or int(limit) > host else int(limit)
+        return {"memory_usage": usage, "memory_limit": limit, "cpu_usage_ns": cpu, "pids": pids}
+
+    def remove(self):
+        """Kill what is left in the cgroup, then remove its directories (idempotent)."""
+        for pid in self.pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for directory in self._unique_dirs():
+            self._rmdir(directory)
+
+    @staticmethod
+    def _rmdir(directory):
+        # A killed process leaves its cgroup a moment after it is reaped: retry briefly.
+        for _ in range(200):
+            try:
+                os.rmdir(directory)
+                return
+            except FileNotFoundError:
+                return
+            except OSError as error:
+                if error.errno != errno.EBUSY:
+                    raise
+                time.sleep(0.01)
+        raise RuntimeError("cannot remove cgroup %s: processes are still in it" % directory)
+
+
+def cgroup_stats(spec):
+    """{"memory_usage", "memory_limit", "cpu_usage_ns", "pids"} of a container's cgroup."""
+    return Cgroup(spec["cgroup"]["parent"], spec["id"]).stats()

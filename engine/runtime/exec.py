@@ -1,0 +1,95 @@
+"""`docker exec`: another process in a running container, with the container's namespaces,
+cgroup, capabilities and (unless the exec names its own) user, environment and directory.
+"""
+import binascii
+import os
+import shutil
+
+from . import capabilities, console, namespaces, process
+from .cgroups import Cgroup
+from .shim import CreateError, Shim, read_int, fork_child, read_json, spawn, write_json
+
+
+def exec_process(bundle_dir, exec_spec, start=True):
+    """Start an exec shim in <bundle>/exec/<id>; -> ExecShim.
+
+    exec_spec = {"args", "env", "cwd", "user", "tty", "stdin"}; env entries override the
+    container's. With start=False the process waits for ExecShim.start(), so that a client
+    can attach first and miss no output.
+    """
+    directory = os.path.join(bundle_dir, "exec", binascii.hexlify(os.urandom(16)).decode())
+    os.makedirs(directory)
+    write_json(os.path.join(directory, "exec.json"), exec_spec)
+    try:
+        spawn("exec", directory)
+    except CreateError:
+        shutil.rmtree(directory)
+        raise
+    shim = ExecShim(directory)
+    if start:
+        shim.start()
+    return shim
+
+
+class ExecShim(Shim):
+    """Same handle as Shim; `.id` names the exec, `.cleanup()` removes its directory."""
+
+    def __init__(self, directory):
+        Shim.__init__(self, directory)
+        self.id = os.path.basename(directory)
+
+    def cleanup(self):
+        self._stop()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def create_exec(directory):
+    """In the exec shim: enter the container's pid namespace and fork the exec'd process."""
+    bundle = os.path.dirname(os.path.dirname(directory))
+    spec = read_json(os.path.join(bundle, "spec.json"))
+    exec_spec = read_json(os.path.join(directory, "exec.json"))
+    if os.path.exists(os.path.join(bundle, "exit.json")):
+        raise CreateError("container %s is not running" % spec["id"], 126)
+    init_pid = read_int(os.path.join(bundle, "pid"))
+    names = ["pid"] + [name for name, _ in namespaces.JOIN_ORDER]
+    try:
+        fds = {name: os.open("/proc/%d/ns/%s" % (init_pid, name), os.O_RDONLY) for name in names}
+    except FileNotFoundError:
+        raise CreateError("container %s is not running" % spec["id"], 126)
+    namespaces.setns(fds["pid"], namespaces.CLONE_NEWPID)     # for the child we fork next
+    cgroup = Cgroup(spec["cgroup"]["parent"], spec["id"])
+
+    def child(sock, stdio):
+        process.child_main(sock, lambda: _enter(spec, exec_spec, cgroup, fds, stdio))
+
+    return fork_child(directory, exec_spec.get("tty", False), exec_spec.get("stdin", False),
+                      False, child)
+
+
+def _merge_env(base, overrides):
+    """The container's environment with the exec's entries replacing same-named ones."""
+    names = {entry.partition("=")[0] for entry in overrides}
+    return [e for e in base if e.partition("=")[0] not in names] + list(overrides)
+
+
+def _enter(spec, exec_spec, cgroup, fds, stdio):
+    if stdio is not None:
+        for target, fd in enumerate(stdio):
+            os.dup2(fd, target)
+    cgroup.join()
+    highest = capabilities.last_cap()                # the host's /proc, before we leave it
+    for name, flag in namespaces.JOIN_ORDER:         # mnt last: it also moves root and cwd
+        namespaces.setns(fds[name], flag)
+        os.close(fds[name])
+    master = None
+    if exec_spec.get("tty"):
+        master, slave, _ = console.open_pty()
+        console.become_session_leader(slave)
+    privileged = spec.get("privileged", False)
+    caps = capabilities.resolve(spec.get("cap_add"), spec.get("cap_drop"), privileged)
+    env = _merge_env(spec.get("env") or [], exec_spec.get("env") or [])
+    path, env = process.prepare_command(exec_spec["args"], env,
+                                        exec_spec.get("cwd") or spec.get("cwd") or "/",
+                                        exec_spec.get("user") or spec.get("user") or "",
+                                        caps, highest)
+    return path, exec_spec["args"], env, spec.get("no_new_privileges", False), master

@@ -1,0 +1,573 @@
+"""The per-container shim: a small process, detached from the daemon, that owns one container
+process (a container's init, or an exec) for its whole life.
+
+It holds the process's stdio (a pty master when there is a terminal, pipes otherwise),
+copies its output to the json-file log and to attached clients, lets it exec on START,
+and when it ends writes how (exit.json) and exits. The daemon talks to it through a unix
+socket in the bundle directory, one JSON request line per connection:
+
+    {"op": "start"} | {"op": "resize", "height", "width"} | {"op": "signal", "signum"}
+        -> {"ok": true} or {"error": "..."}
+    {"op": "wait"}  -> the exit status, once there is one
+    {"op": "attach", "stdin", "stdout", "stderr"} -> {"ok": true}, then the raw stream:
+        output in docker's 8-byte frames (raw bytes with a tty); what the client sends is
+        the process's stdin, and closing its sending side closes that stdin (no tty).
+
+Files in the bundle (or exec) directory: spec.json (exec.json), shim.pid, pid (the process,
+host pid), shim.sock, started, exit.json {"code", "oom_killed", "finished_at"}, shim.log
+(the shim's own errors).
+"""
+import collections
+import errno
+import json
+import os
+import selectors
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+import traceback
+
+from . import channel, console, init, namespaces
+from .cgroups import Cgroup
+from .logs import JsonLog, timestamp
+
+ExitStatus = collections.namedtuple("ExitStatus", "code oom_killed finished_at")
+
+# How long output may still arrive after the process ended (a background child in the host
+# pid namespace can hold the pipe forever: stop waiting for it then).
+DRAIN_SECONDS = 2.0
+REQUEST_TIMEOUT = 10.0
+UNIX_PATH_MAX = 107
+STREAM_IDS = {"stdout": 1, "stderr": 2}
+
+
+class CreateError(RuntimeError):
+    """The container (or exec) could not be created; `exit_code` is docker's code for it."""
+
+    def __init__(self, message, exit_code=125):
+        RuntimeError.__init__(self, message)
+        self.exit_code = exit_code
+
+
+# --- files ---------------------------------------------------------------------------------
+
+def read_json(path):
+    with open(path) as handle:
+        return json.load(handle)
+
+
+def write_json(path, value):
+    """Atomically: a reader sees the old file or the whole new one."""
+    temporary = path + ".tmp"
+    with open(temporary, "w") as handle:
+        json.dump(value, handle)
+    os.replace(temporary, path)
+
+
+def read_int(path):
+    with open(path) as handle:
+        return int(handle.read())
+
+
+def _remove(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _socket_address(directory, opened):
+    """shim.sock's address; a long bundle path goes through /proc/self/fd (108-byte limit)."""
+    path = os.path.join(directory, "shim.sock")
+    if len(path) <= UNIX_PATH_MAX:
+        return path
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    opened.append(fd)
+    return "/proc/self/fd/%d/shim.sock" % fd
+
+
+def _with_socket_address(directory, action):
+    opened = []
+    try:
+        return action(_socket_address(directory, opened))
+    finally:
+        for fd in opened:
+            os.close(fd)
+
+
+def _read_line(sock):
+    """One request/reply line, read byte by byte so nothing of a following stream is taken."""
+    line = b""
+    while not line.endswith(b"\n"):
+        byte = sock.recv(1)
+        if not byte:
+            break
+        line += byte
+    return line
+
+
+# --- starting a shim -------------------------------------------------------------------------
+
+def _engine_path():
+    """What to put on sys.path to import `engine`: the checkout, or the zipapp file itself
+    (this file is <root>/engine/runtime/shim.py either way)."""
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def spawn(mode, directory):
+    """Start a shim for `directory` and wait until its process is created (or failed).
+
+    The shim runs as `python -I -S -c <import engine.runtime.shim; main()>`, with the engine's
+    location on sys.path: that works from a checkout, an installed package and a zipapp, and
+    needs no console script. It starts in a new session and forks again, so it is nobody's
+    child once `spawn` returns: a daemon restart does not touch it.
+    """
+    code = ("import sys; sys.path.insert(0, %r); from engine.runtime.shim import main; main()"
+            % _engine_path())
+    ready_read, ready_write = os.pipe()
+    try:
+        with open(os.path.join(directory, "shim.log"), "ab") as log:
+            leader = subprocess.Popen(
+                [sys.executable, "-I", "-S", "-c", code, mode, directory, str(ready_write)],
+                pass_fds=(ready_write,), start_new_session=True, cwd="/",
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
+        os.close(ready_write)
+        ready_write = None
+        leader.wait()
+        with os.fdopen(ready_read, "rb") as ready:
+            ready_read = None
+            reply = ready.readline()
+    finally:
+        for fd in (ready_read, ready_write):
+            if fd is not None:
+                os.close(fd)
+    if not reply:
+        raise CreateError("the container shim failed to start (see %s)"
+                          % os.path.join(directory, "shim.log"))
+    message = json.loads(reply.decode())
+    if "error" in message:
+        raise CreateError(message["error"], message["code"])
+
+
+def launch(bundle_dir, spec):
+    """Create the container described by `spec` (see the package docstring); returns its Shim."""
+    os.makedirs(bundle_dir, exist_ok=True)
+    write_json(os.path.join(bundle_dir, "spec.json"), spec)
+    spawn("container", bundle_dir)
+    return Shim(bundle_dir)
+
+
+def main():
+    """The shim process: `main container|exec DIRECTORY READY_FD`."""
+    mode, directory, ready_fd = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    if os.fork():
+        os._exit(0)                      # the session leader goes: no terminal can be acquired
+    os.set_inheritable(ready_fd, False)  # the container must not hold spawn()'s pipe
+    with open(os.path.join(directory, "shim.pid"), "w") as handle:
+        handle.write(str(os.getpid()))
+    try:
+        if mode == "container":
+            server = _create_container(directory)
+        else:
+            from .exec import create_exec
+            server = create_exec(directory)
+        reply = {"pid": server.pid}
+    except CreateError as error:
+        server, reply = None, {"error": str(error), "code": error.exit_code}
+    except Exception as error:
+        server, reply = None, {"error": str(error) or repr(error), "code": 125}
+    os.write(ready_fd, (json.dumps(reply) + "\n").encode())
+    os.close(ready_fd)
+    if server is not None:
+        server.serve()
+    os._exit(0)
+
+
+def _create_container(directory):
+    spec = read_json(os.path.join(directory, "spec.json"))
+    cgroup = Cgroup(spec["cgroup"]["parent"], spec["id"])
+    try:
+        cgroup.create(spec["cgroup"], spec.get("privileged", False))
+        start_pid_namespace = (spec.get("namespaces") or {}).get("pid") != "host"
+        return fork_child(directory, spec.get("tty", False), spec.get("stdin", False),
+                          start_pid_namespace,
+                          lambda sock, stdio: init.run(spec, cgroup, sock, stdio),
+                          log=JsonLog(spec["log"]["path"], spec["log"].get("max_size"),
+                                      spec["log"].get("max_file")),
+                          cgroup=cgroup)
+    except Exception:
+        cgroup.remove()
+        raise
+
+
+def fork_child(directory, tty, keep_stdin, new_pid_namespace, child, log=None, cgroup=None):
+    """Fork the process `child(sock, stdio)` builds, wait until it is ready; -> Server."""
+    shim_end, child_end = channel.pair()
+    parent_fds, child_stdio = [], None
+    if not tty:
+        stdin_read, stdin_write = os.pipe() if keep_stdin else (os.open(os.devnull, os.O_RDONLY), None)
+        stdout_read, stdout_write = os.pipe()
+        stderr_read, stderr_write = os.pipe()
+        child_stdio = (stdin_read, stdout_write, stderr_write)
+        parent_fds = [stdin_write, stdout_read, stderr_read]
+    # Processes orphaned inside the container are ours to reap (host pid namespace).
+    namespaces.prctl(namespaces.PR_SET_CHILD_SUBREAPER, 1)
+    if new_pid_namespace:
+        namespaces.unshare(namespaces.CLONE_NEWPID)        # the next child is its PID 1
+    pid = os.fork()
+    if pid == 0:
+        try:
+            shim_end.close()
+            child(child_end, child_stdio)
+        except BaseException:
+            traceback.print_exc()          # an engine bug: show it in the container's stderr
+        finally:
+            os._exit(125)                  # never run the shim's own code in the child
+    child_end.close()
+    for fd in child_stdio or ():
+        os.close(fd)
+    message, master = channel.receive(shim_end)
+    if message is None or "error" in message:
+        os.waitpid(pid, 0)
+        for fd in parent_fds:
+            if fd is not None:
+                os.close(fd)
+        if message is None:
+            raise CreateError("the container process died while it was being created")
+        raise CreateError(message["error"], message["code"])
+    with open(os.path.join(directory, "pid"), "w") as handle:
+        handle.write(str(pid))
+    if tty:
+        return Server(directory, pid, shim_end, stdin=os.dup(master),
+                      outputs={master: "stdout"}, master=master, log=log, cgroup=cgroup)
+    return Server(directory, pid, shim_end, stdin=parent_fds[0],
+                  outputs={parent_fds[1]: "stdout", parent_fds[2]: "stderr"}, log=log,
+                  cgroup=cgroup)
+
+
+# --- the shim's event loop -------------------------------------------------------------------
+
+class _Attached:
+    def __init__(self, sock, streams, stdin):
+        self.sock, self.streams, self.stdin = sock, streams, stdin
+
+
+class Server:
+    """Serves one process: its output, its socket, its end (single-threaded, selectors)."""
+
+    def __init__(self, directory, pid, start_sock, stdin, outputs, master=None, log=None,
+                 cgroup=None):
+        self.directory, self.pid, self.start_sock = directory, pid, start_sock
+        self.stdin, self.outputs, self.master = stdin, dict(outputs), master
+        self.log, self.cgroup = log, cgroup
+        self.stdin_pending = b""
+        self.attached, self.waiters = [], []
+        self.status, self.ended_at = None, None
+        self.selector = selectors.DefaultSelector()
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        _remove(os.path.join(directory, "shim.sock"))
+        _with_socket_address(directory, self.listener.bind)
+        self.listener.listen(64)
+        self.selector.register(self.listener, selectors.EVENT_READ, self._accept)
+        for fd in self.outputs:
+            os.set_blocking(fd, False)
+            self.selector.register(fd, selectors.EVENT_READ, self._output)
+        if self.stdin is not None:
+            os.set_blocking(self.stdin, False)
+        # SIGCHLD wakes the loop through a socket, so no signal is lost between two selects.
+        self.wakeup, wakeup_write = socket.socketpair()
+        self.wakeup.setblocking(False)
+        wakeup_write.setblocking(False)
+        self._wakeup_write = wakeup_write
+        signal.set_wakeup_fd(wakeup_write.fileno())
+        signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+        self.selector.register(self.wakeup, selectors.EVENT_READ, self._reap)
+
+    def serve(self):
+        self._reap(None)
+        while self.status is None or (self.outputs and self._drain_left() > 0):
+            timeout = None if self.status is None else self._drain_left()
+            for key, _ in self.selector.select(timeout):
+                key.data(key.fileobj)
+        self._finish()
+
+    def _drain_left(self):
+        return self.ended_at + DRAIN_SECONDS - time.monotonic()
+
+    # requests
+
+    def _accept(self, listener):
+        sock, _ = listener.accept()
+        sock.settimeout(REQUEST_TIMEOUT)
+        try:
+            request = json.loads(_read_line(sock).decode() or "{}")
+            keep = getattr(self, "_op_%s" % request.get("op"), self._op_none)(sock, request)
+        except (OSError, ValueError):
+            keep = False
+        if not keep:
+            sock.close()
+
+    def _reply(self, sock, message):
+        sock.sendall((json.dumps(message) + "\n").encode())
+
+    def _op_none(self, sock, request):
+        self._reply(sock, {"error": "unknown request %r" % request.get("op")})
+
+    def _op_start(self, sock, request):
+        started = os.path.join(self.directory, "started")
+        if not os.path.exists(started):
+            open(started, "w").close()
+            self.start_sock.send(channel.START)
+        self._reply(sock, {"ok": True})
+
+    def _op_resize(self, sock, request):
+        if self.master is not None:
+            console.resize(self.master, int(request["height"]), int(request["width"]))
+        self._reply(sock, {"ok": True})
+
+    def _op_signal(self, sock, request):
+        if self.status is not None:
+            self._reply(sock, {"error": "container %s is not running" % self.pid})
+            return False
+        os.kill(self.pid, int(request["signum"]))
+        self._reply(sock, {"ok": True})
+
+    def _op_wait(self, sock, request):
+        sock.settimeout(None)
+        self.waiters.append(sock)
+        return True
+
+    def _op_attach(self, sock, request):
+        streams = {name for name in ("stdout", "stderr") if request.get(name)}
+        wants_stdin = bool(request.get("stdin")) and self.stdin is not None
+        self._reply(sock, {"ok": True})
+        client = _Attached(sock, streams, wants_stdin)
+        self.attached.append(client)
+        if wants_stdin:
+            self.selector.register(sock, selectors.EVENT_READ, lambda s: self._input(client))
+        return True
+
+    # streams
+
+    def _output(self, fd):
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        except OSError as error:
+            if error.errno != errno.EIO:         # EIO: the pty's last slave closed
+                raise
+            data = b""
+        if not data:
+            self.selector.unregister(fd)
+            del self.outputs[fd]
+            return
+        stream = self.outputs[fd]
+        if self.log is not None:
+            self.log.write(stream, data)
+        for client in list(self.attached):
+            if stream in client.streams:
+                self._send(client, stream, data)
+
+    def _send(self, client, stream, data):
+        if self.master is None:
+            data = struct.pack(">BxxxI", STREAM_IDS[stream], len(data)) + data
+        try:
+            client.sock.sendall(data)
+        except OSError:                              # gone or too slow: drop it
+            self._detach(client)
+
+    def _detach(self, client):
+        if client.stdin:
+            self.selector.unregister(client.sock)
+        self.attached.remove(client)
+        client.sock.close()
+
+    def _input(self, client):
+        try:
+            data = client.sock.recv(65536)
+        except OSError:
+            data = b""
+        if data:
+            self.stdin_pending += data
+            self._flush_stdin(None)
+            return
+        # The client closed its sending side: it keeps receiving output.
+        self.selector.unregister(client.sock)
+        client.stdin = False
+        if self.master is None and self.stdin is not None and not self.stdin_pending:
+            self._close_stdin()
+
+    def _flush_stdin(self, _):
+        try:
+            written = os.write(self.stdin, self.stdin_pending)
+        except BlockingIOError:
+            written = 0
+        except OSError:                              # nobody reads stdin any more
+            written = len(self.stdin_pending)
+        self.stdin_pending = self.stdin_pending[written:]
+        registered = self.stdin in self.selector.get_map()
+        if self.stdin_pending and not registered:
+            self.selector.register(self.stdin, selectors.EVENT_WRITE, self._flush_stdin)
+        elif not self.stdin_pending and registered:
+            self.selector.unregister(self.stdin)
+
+    def _close_stdin(self):
+        os.close(self.stdin)
+        self.stdin = None
+
+    # the end
+
+    def _reap(self, _):
+        try:
+            while self.wakeup.recv(4096):
+                pass
+        except BlockingIOError:
+            pass
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid == self.pid:
+                self.status, self.ended_at = status, time.monotonic()
+
+    def _finish(self):
+        if self.log is not None:
+            self.log.close()
+        if os.WIFSIGNALED(self.status):
+            code = 128 + os.WTERMSIG(self.status)
+        else:
+            code = os.WEXITSTATUS(self.status)
+        oom_killed = bool(self.cgroup is not None and self.cgroup.oom_kills())
+        result = {"code": code, "oom_killed": oom_killed, "finished_at": timestamp()}
+        write_json(os.path.join(self.directory, "exit.json"), result)
+        _remove(os.path.join(self.directory, "shim.sock"))
+        for sock in self.waiters:
+            try:
+                self._reply(sock, result)
+            except OSError:
+                pass
+            sock.close()
+        for client in list(self.attached):
+            self._detach(client)
+
+
+# --- the daemon's side -----------------------------------------------------------------------
+
+class Shim:
+    """A handle on a running (or finished) shim, from its directory; survives daemon restarts."""
+
+    def __init__(self, directory):
+        self.directory = directory
+        self.pid = read_int(os.path.join(directory, "pid"))
+
+    def _path(self, name):
+        return os.path.join(self.directory, name)
+
+    def _connect(self, timeout=REQUEST_TIMEOUT):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        try:
+            _with_socket_address(self.directory, sock.connect)
+        except OSError:
+            sock.close()
+            raise
+        return sock
+
+    def _request(self, message, timeout=REQUEST_TIMEOUT):
+        """Send one request; -> (socket, reply dict or None when the shim hung up)."""
+        sock = self._connect(timeout)
+        sock.sendall((json.dumps(message) + "\n").encode())
+        line = _read_line(sock)
+        return sock, (json.loads(line.decode()) if line else None)
+
+    def _call(self, message):
+        try:
+            sock, reply = self._request(message)
+        except (FileNotFoundError, ConnectionRefusedError):
+            raise RuntimeError("container %s is not running" % os.path.basename(self.directory))
+        sock.close()
+        if reply is None or "error" in reply:
+            raise RuntimeError(reply["error"] if reply else "the shim hung up")
+
+    def start(self):
+        self._call({"op": "start"})
+
+    def resize(self, height, width):
+        self._call({"op": "resize", "height": height, "width": width})
+
+    def signal(self, signum):
+        self._call({"op": "signal", "signum": int(signum)})
+
+    def attach(self, stdin=False, stdout=True, stderr=True):
+        """A blocking socket: output as docker frames it; what you send is the stdin."""
+        sock, reply = self._request({"op": "attach", "stdin": stdin, "stdout": stdout,
+                                     "stderr": stderr})
+        if reply is None or "error" in reply:
+            sock.close()
+            raise RuntimeError(reply["error"] if reply else "container is not running")
+        sock.settimeout(None)
+        return sock
+
+    def wait(self, timeout=None):
+        """The ExitStatus once the process has ended; None if `timeout` seconds pass first."""
+        try:
+            sock, reply = self._request({"op": "wait"}, timeout)
+        except (FileNotFoundError, ConnectionRefusedError):
+            return self.exit_status()
+        except socket.timeout:
+            return None
+        sock.close()
+        return ExitStatus(**reply) if reply else self.exit_status()
+
+    def status(self):
+        if os.path.exists(self._path("exit.json")) or not self._shim_alive():
+            return "exited"
+        return "running" if os.path.exists(self._path("started")) else "created"
+
+    def exit_status(self):
+        """How it ended; a shim that vanished without saying (host reboot) counts as 255."""
+        try:
+            return ExitStatus(**read_json(self._path("exit.json")))
+        except FileNotFoundError:
+            if self._shim_alive():
+                return None
+            return ExitStatus(255, False, "")
+
+    def _shim_alive(self):
+        """Is shim.pid still our shim (and not a recycled pid after a reboot)?"""
+        try:
+            shim_pid = read_int(self._path("shim.pid"))
+            with open("/proc/%d/cmdline" % shim_pid, "rb") as handle:
+                return os.fsencode(self.directory) in handle.read().split(b"\0")
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            return False
+
+    def _stop(self):
+        """Kill the process if it still runs, and wait for the shim to record its end."""
+        if self._shim_alive():
+            try:
+                self.signal(signal.SIGKILL)
+            except RuntimeError:
+                pass                              # it ended meanwhile
+            self.wait(REQUEST_TIMEOUT)
+
+    def cleanup(self):
+        """Kill what is left, remove the cgroup and the shim's files (exit.json stays)."""
+        self._stop()
+        spec = read_json(self._path("spec.json"))
+        Cgroup(spec["cgroup"]["parent"], spec["id"]).remove()
+        exec_root = self._path("exec")
+        if os.path.isdir(exec_root):
+            from .exec import ExecShim
+            for name in os.listdir(exec_root):
+                ExecShim(os.path.join(exec_root, name)).cleanup()
+            os.rmdir(exec_root)
+        for name in ("shim.sock", "shim.pid", "pid", "started", "shim.log", "spec.json"):
+            _remove(self._path(name))
