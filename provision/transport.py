@@ -22,6 +22,7 @@ import posixpath
 import secrets
 import select
 import shlex
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -160,6 +161,9 @@ class Connection:
             what = str(hop) if next_hop is None else "jump host %s" % hop
             client = self._login(hop, what, key, sock)
             self._clients.append(client)
+            if isinstance(client.get_transport().sock, socket.socket):
+                # Without it every command waits out a delayed ACK: ~40 ms instead of ~4.
+                client.get_transport().sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if next_hop is None:
                 client.get_transport().set_keepalive(30)
                 return
@@ -173,8 +177,7 @@ class Connection:
 
     def _login(self, hop, what, key, sock):
         client = paramiko.SSHClient()
-        if os.path.exists(self.known_hosts):
-            client.load_system_host_keys(self.known_hosts)
+        _load_known_hosts(self.known_hosts, client.get_host_keys())
         client.set_missing_host_key_policy(_KnownHostsPolicy(self, hop, what))
         try:
             client.connect(hop.address, hop.port, username=hop.user, pkey=key,
@@ -321,6 +324,8 @@ class Connection:
     def put(self, data, dest, mode=0o644, owner=None, group=None, become=None, remote_sha256=UNKNOWN):
         """Make the file dest hold data, with mode, owner and group; True if it changed.
 
+        mode is a number (0o640) or what install -m reads ("0640", "u=rw,g=r"); None is 0644.
+
         Nothing is sent when dest's checksum already matches (remote_sha256: a checksum the
         caller already knows, None for "no such file"). Otherwise data goes by SFTP to a private
         staging directory, and one command (under sudo with become) installs it with its mode
@@ -330,39 +335,47 @@ class Connection:
         if not dest.startswith("/"):
             raise ValueError("host %s: put needs an absolute destination, not %r" % (self.host.name, dest))
         become = self.host.become if become is None else become
+        mode = 0o644 if mode is None else mode
         if remote_sha256 is UNKNOWN:
             remote_sha256 = self.sha256(dest, become=become)
         if remote_sha256 == hashlib.sha256(data).hexdigest():
             return False
-        staging = self._stage(data, dest)
+        staging = "/tmp/.dockyard-%s" % secrets.token_hex(8)
         directory, name = posixpath.split(dest)
         temp = posixpath.join(directory, ".%s.dockyard-%s" % (name, secrets.token_hex(4)))
-        ownership = "".join(" %s %s" % (flag, shlex.quote(value))
-                            for flag, value in (("-o", owner), ("-g", group)) if value)
+        options = ["-m", mode if isinstance(mode, str) else "%04o" % mode]
+        options += ["-o", owner] if owner else []
+        options += ["-g", group] if group else []
         script = (
-            "trap 'rm -f %(temp)s; rm -rf %(staging)s' EXIT; "
-            "install -m %(mode)04o%(ownership)s %(staging)s/data %(temp)s && mv -f -T %(temp)s %(dest)s"
-            % {"temp": shlex.quote(temp), "staging": shlex.quote(staging), "mode": mode,
-               "ownership": ownership, "dest": shlex.quote(dest)})
-        result = self.run(script, become=become)
+            'temp=%s staging=%s; trap \'rm -f "$temp"; rm -rf "$staging"\' EXIT; '
+            'install %s "$staging/data" "$temp" && mv -f -T "$temp" %s'
+            % (shlex.quote(temp), shlex.quote(staging), " ".join(map(shlex.quote, options)),
+               shlex.quote(dest)))
+        self._stage(data, staging, dest)
+        try:
+            result = self.run(script, become=become)
+        except (RemoteError, TimeoutError):     # e.g. sudo refused: the staged copy must go
+            self._discard(staging)
+            raise
         if result.rc != 0:
             raise RemoteError("host %s: cannot write %s: %s"
                               % (self.host.name, dest, result.stderr.strip() or "rc=%d" % result.rc))
         return True
 
-    def _stage(self, data, dest):
-        """Upload data to <staging dir>/data over SFTP, readable by the login user only."""
+    def _stage(self, data, staging, dest):
+        """Upload data to staging/data over SFTP, readable by the login user only."""
         sftp = self._sftp_client()
-        staging = "/tmp/.dockyard-%s" % secrets.token_hex(8)
         try:
             sftp.mkdir(staging, 0o700)
             with sftp.open(staging + "/data", "wbx") as f:
                 f.set_pipelined(True)
                 f.write(data)
         except (OSError, paramiko.SSHException) as error:
-            self.run("rm -rf %s" % shlex.quote(staging), become=False)
+            self._discard(staging)
             raise RemoteError("host %s: cannot upload %s: %s" % (self.host.name, dest, error)) from None
-        return staging
+
+    def _discard(self, staging):
+        self.run("rm -rf %s" % shlex.quote(staging), become=False)
 
     def _sftp_client(self):
         with self._sftp_lock:
@@ -392,6 +405,32 @@ class _KnownHostsPolicy(paramiko.MissingHostKeyPolicy):
         _record_host_key(conn.known_hosts, hostname, key)
         log.warning("host %s: recorded the new host key of %s (%s %s) in %s",
                     conn.host.name, self.what, key.get_name(), key.fingerprint, conn.known_hosts)
+
+
+def _load_known_hosts(path, keys):
+    """Read known_hosts into paramiko's HostKeys, skipping what OpenSSH would skip too.
+
+    paramiko's own loader stops at the first line it cannot read; OpenSSH ignores such lines.
+    Marker lines (@cert-authority, @revoked) are skipped: host certificates are not supported.
+    """
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        return
+    for number, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line or line.startswith(("#", "@")):
+            continue
+        try:
+            entry = paramiko.hostkeys.HostKeyEntry.from_line(line, number)
+        except (paramiko.hostkeys.InvalidHostKey, paramiko.SSHException, ValueError):
+            entry = None
+        if entry is None:
+            log.warning("%s:%d: ignoring a known_hosts line that cannot be read", path, number)
+            continue
+        for name in entry.hostnames:     # names may be hashed (|1|...): lookups handle both
+            keys.add(name, entry.key.get_name(), entry.key)
 
 
 _known_hosts_lock = threading.Lock()    # runner threads of different hosts share one file

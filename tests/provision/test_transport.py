@@ -137,6 +137,10 @@ def test_wrong_sudo_password_is_a_clear_error(sshd):
             conn.run("id -u")
         assert "incorrect sudo password" in str(error.value) and "host pwhost" in str(error.value)
         assert sshd.password not in str(error.value)
+        # An upload whose sudo is refused leaves nothing behind either.
+        with pytest.raises(BecomeError):
+            conn.put(b"x", "/etc/dyt-never-written", remote_sha256=None)
+        assert leftovers(sshd, "/etc") == [] and not os.path.exists("/etc/dyt-never-written")
         # The connection survives a refused sudo.
         assert conn.run("id -un", become=False).stdout.strip() == sshd.pw_user
 
@@ -175,6 +179,17 @@ def test_strict_host_key_checking_accept_new_from_the_inventory(sshd, tmp_path):
     with Connection(host) as conn:
         assert conn.run("true").rc == 0
     assert open(known_hosts).read() == sshd.host_key_line
+
+
+def test_known_hosts_read_as_openssh_does(sshd, tmp_path):
+    """Hashed names (ssh-keyscan -H) match; lines that cannot be read are skipped, not fatal."""
+    hashed = subprocess.run(["ssh-keyscan", "-H", "-t", "ed25519", "-p", str(sshd.port), "127.0.0.1"],
+                            capture_output=True, text=True, check=True).stdout
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text("# comment\n@cert-authority *.example ssh-ed25519 AAAA\nnot a key line\n"
+                           + hashed)
+    with Connection(sshd.key_host(), known_hosts=str(known_hosts)) as conn:
+        assert conn.run("true").rc == 0
 
 
 def test_changed_host_key_is_refused_even_with_accept_new(sshd, tmp_path):
@@ -217,12 +232,12 @@ def test_put_with_a_known_checksum_makes_no_round_trip(sshd, user_dir):
     assert not os.path.exists(dest)
 
 
-@pytest.mark.parametrize("kind", ["key_host", "pw_host"])
-def test_put_with_become_sets_owner_group_and_mode(sshd, root_dir, kind):
+@pytest.mark.parametrize("kind, mode", [("key_host", 0o640), ("pw_host", "0640")])
+def test_put_with_become_sets_owner_group_and_mode(sshd, root_dir, kind, mode):
     dest = os.path.join(root_dir, "secret.conf")
     with Connection(getattr(sshd, kind)(become=True)) as conn:
-        assert conn.put(b"secret\n", dest, mode=0o640, owner="root", group=sshd.pw_user) is True
-        assert conn.put(b"secret\n", dest, mode=0o640, owner="root", group=sshd.pw_user) is False
+        assert conn.put(b"secret\n", dest, mode=mode, owner="root", group=sshd.pw_user) is True
+        assert conn.put(b"secret\n", dest, mode=mode, owner="root", group=sshd.pw_user) is False
     st = os.stat(dest)
     assert open(dest, "rb").read() == b"secret\n"
     assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (0o640, 0, _gid(sshd.pw_user))
