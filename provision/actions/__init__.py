@@ -43,12 +43,15 @@ trim_blocks on (as Ansible) and their trailing newline kept.
 How a host's run goes (provision/runner.py)
 -------------------------------------------
 1. connect; gather facts (one round trip);
-2. render every selected step's `when` and `args`, validate the arguments, run `prepare`;
+2. render every selected step's `when` and `args`, validate the arguments, run `prepare`.
+   If any step fails here, the host fails with those steps and nothing on it is changed;
 3. run every step's `check` snippet in ONE round trip (outputs split by markers);
 4. for each step in order: `plan` from (args, facts, observed state); `Ok` -> ok, `Change` ->
    `apply` it (unless --check) -> changed; an error -> failed, and the host stops there.
-5. Handlers notified by changed steps run once, in the order the file lists them, even when a
-   later step failed (a changed file is never left without its reload).
+   A false `when` -> skipped. Steps left out by --tags/--skip-tags are not reported at all;
+5. handlers notified by changed steps run once, in the order the file lists them, even when a
+   later step failed (a changed file is never left without its reload). They are rendered,
+   checked (one round trip) and planned as steps are; in --check they are only reported.
 
 The re-check rule: a step may depend on what an earlier step changes (a package installed,
 a file written). So observations are only trusted while nothing has changed on the host:
@@ -56,7 +59,7 @@ after a step applies a change, the checks of all remaining steps are run again, 
 trip, before the next step is planned. A run that changes nothing costs exactly two round trips
 (facts, checks); a run that changes k steps costs at most k more. In --check nothing changes,
 so nothing is re-checked: a step that depends on an earlier step's change plans against the
-host as it is (like Ansible's check mode), and says so in its reason.
+host as it is (as in Ansible's check mode), e.g. "would start yard" for a unit not installed yet.
 
 Writing an action
 =================
@@ -76,7 +79,9 @@ One module per action in this package, named as the step file names it. It defin
         the step cannot fix (a directory where a file should be).
     prepare(args, ctx) -> args                       (optional)
         Controller-side work before the check, e.g. rendering a template into args["content"];
-        ctx is a Context (host name, variables, facts, render_template).
+        ctx is a Context (host name, variables, facts, render_template). It runs in the host's
+        thread: work shared by every host (building a bundle) must be cached thread-safely.
+        An ActionError here fails the step before anything on the host changes.
     apply(conn, change)                              (optional)
         Defaults to run_change: the Change's ops in order, consecutive Commands in one round
         trip with `set -e`; a failure raises ActionError with the host's stderr.
