@@ -11,8 +11,9 @@ import socket
 import subprocess
 import time
 import uuid
+from pathlib import Path
 
-from provision.lab import mirror, templates
+from provision.lab import cgroups, mirror, templates
 from provision.lab.command import LabError, mounts_under, remove_tree, run
 
 ENGINE_DIRS = ["/var/lib/yard", "/var/lib/docker", "/var/lib/docker-registry"]
@@ -90,18 +91,21 @@ def prepare(lab, index, rootfs, authorized_key):
 
 
 def boot(lab, index):
-    """Start systemd-nspawn for the host, detached, its console going to nspawn.log."""
+    """Start systemd-nspawn for the host, detached, in cgroups of its own, its console going
+    to nspawn.log."""
     name, host = lab.host_name(index), directory(lab, index)
+    own_cgroups = cgroups.create("dockyard-" + name)
+    (host / "cgroups").write_text("".join("%s\n" % path for path in own_cgroups))
     argv = ["systemd-nspawn", "--boot", "--machine=" + name, "--directory", str(host / "root"),
             "--network-bridge=" + lab.bridge, "--register=no", "--keep-unit", "--link-journal=no",
             "--resolv-conf=off", "--timezone=off", "--console=read-only",
             # Engines inside need every capability (mounts, iptables, cgroups of their own).
-            "--capability=all"]
+            "--capability=all", "--system-call-filter=@keyring"]
     for path in ENGINE_DIRS:
         argv.append("--bind=%s:%s" % (host / ("engine" + path), path))
     with open(host / "nspawn.log", "ab") as log:
         subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                         start_new_session=True)
+                         start_new_session=True, preexec_fn=lambda: cgroups.enter(own_cgroups))
 
 
 def sshd_answers(address):
@@ -152,8 +156,12 @@ def stop(lab, index):
 
 
 def remove(lab, index):
-    """Stop the host and delete everything it had: mounts, writable layer, engine state."""
+    """Stop the host and delete everything it had: cgroups, mounts, writable layer, engine state."""
     stop(lab, index)
+    recorded = directory(lab, index) / "cgroups"
+    if recorded.exists():
+        cgroups.remove([Path(line) for line in recorded.read_text().splitlines()],
+                       lab.host_name(index))
     remove_tree(directory(lab, index), lab.host_name(index))
 
 

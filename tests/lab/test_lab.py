@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from provision.lab import machine
+from provision.lab import cgroups, machine
 
 pytestmark = [pytest.mark.root, pytest.mark.lab]
 
@@ -95,9 +95,12 @@ def test_up_twice_keeps_running_hosts_and_boots_a_stopped_one(lab):
     assert again.returncode == 0, again.stderr
     assert [machine.pid(lab.settings, index) for index in range(1, lab.count + 1)] == pids
 
+    sshd_pids = [lab.sh(index, "systemctl show -p MainPID ssh")[1] for index in (1, 3)]
     os.kill(pids[1], signal.SIGTERM)   # nspawn powers the host off
     while machine.pid(lab.settings, 2) is not None:
         time.sleep(0.2)
+    # Its shutdown took nothing of the other hosts with it (each has cgroups of its own).
+    assert [lab.sh(index, "systemctl show -p MainPID ssh")[1] for index in (1, 3)] == sshd_pids
     assert lab.run("up", "--hosts", str(lab.count)).returncode == 0
     assert machine.pid(lab.settings, 2) not in (None, pids[1])
     assert lab.known_hosts.read_text() == known_hosts   # same host keys after a reboot
@@ -128,6 +131,8 @@ def leftovers(settings):
         "mounts": [line for line in mounts.splitlines() if str(settings.state_dir) in line],
         "links": [link for link in links if link in (settings.bridge, "vb-%s-1" % settings.name)],
         "rules": [rule for rule in rules.splitlines() if "dockyard lab %s" % settings.name in rule],
+        "cgroups": [str(path) for path in cgroups.hierarchies()
+                    if (path / ("dockyard-%s-1" % settings.name)).exists()],
         "files": [str(p) for p in (settings.state_dir, settings.hosts_file, settings.key_file)
                   if p.exists()],
     }
