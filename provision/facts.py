@@ -103,7 +103,10 @@ def _os_release(lines):
     for line in lines:
         key, sep, value = line.partition("=")
         if sep and re.fullmatch(r"[A-Z_][A-Z0-9_]*", key):
-            words = shlex.split(value) if value.strip() else [""]
+            try:
+                words = shlex.split(value)
+            except ValueError:   # an unbalanced quote: take the value as written
+                words = [value.strip("\"'")]
             release[key] = words[0] if words else ""
     return release
 

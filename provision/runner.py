@@ -117,6 +117,8 @@ def run_host(host, job, report):
         HostRun(host, conn, job, report, result, secrets).run()
     except TransportError as error:
         result.unreachable = redact(str(error), secrets)
+    except Exception as error:   # a bug must cost this host, not the whole run and its recap
+        result.steps.append(StepResult("internal error", "runner", "failed", redact(describe(error), secrets)))
     finally:
         conn.close()
     report.host_done(result)
