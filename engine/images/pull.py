@@ -31,14 +31,19 @@ def pull(store, reference, config, credentials, progress):
     """Pull `reference` into `store`; return the image id. Raises RegistryError."""
     candidates = endpoints(reference.domain, config)
     for index, (base_url, verify_tls, mirror) in enumerate(candidates):
+        last = index + 1 == len(candidates)
         endpoint = Endpoint(base_url, verify_tls, None if mirror else credentials)
         try:
-            return _pull_from(endpoint, store, reference, progress)
-        except RegistryError as error:
-            # A mirror may fail in any way, plain HTTP is tried when TLS could not even start;
-            # an answer from the registry itself is final.
-            if index + 1 == len(candidates) or not (mirror or error.status is None):
+            endpoint.ping()
+        except RegistryError:
+            if last:
                 raise
+            continue            # next mirror, or plain HTTP after TLS could not even start
+        try:
+            return _pull_from(endpoint, store, reference, progress)
+        except RegistryError:
+            if last or not mirror:
+                raise           # a mirror may fail in any way; the registry's answer is final
 
 
 def _pull_from(endpoint, store, reference, progress):

@@ -21,10 +21,12 @@ def push(store, reference, image_id, config, credentials, progress):
     for index, (base_url, verify_tls, _) in enumerate(candidates):
         endpoint = Endpoint(base_url, verify_tls, credentials)
         try:
-            return _push_to(endpoint, store, reference, image_id, progress)
-        except RegistryError as error:
-            if index + 1 == len(candidates) or error.status is not None:
+            endpoint.ping()
+        except RegistryError:
+            if index + 1 == len(candidates):
                 raise
+            continue            # plain HTTP after TLS could not even start
+        return _push_to(endpoint, store, reference, image_id, progress)
 
 
 def _push_to(endpoint, store, reference, image_id, progress):

@@ -207,6 +207,13 @@ class Endpoint:
         answer = json.loads(data.decode("utf-8"))
         return answer.get("token") or answer.get("access_token")
 
+    def ping(self):
+        """GET /v2/: does a v2 registry answer at this base URL? Raises RegistryError (status None) if not."""
+        response = self._send("GET", self.base_url + "/v2/", "", None, None)
+        response.read()
+        if response.status not in (200, 401):
+            raise RegistryError("%s/v2/ answered %d: not a v2 registry" % (self.base_url, response.status))
+
     def check_login(self):
         """GET /v2/ with the credentials (what `docker login` does). Raises RegistryError."""
         response = self.request("GET", "/v2/", scope="")

@@ -211,6 +211,11 @@ class ImageService:
                 return pulling.pull(self.store, reference, self.config, credentials, progress)
             except DigestMismatch as error:
                 raise RegistryError(str(error))
+            except RegistryError as error:
+                if error.status in (401, 403) or error.code in ("NAME_UNKNOWN", "DENIED", "UNAUTHORIZED"):
+                    raise RegistryError("pull access denied for %s, repository does not exist or may require "
+                                        "'docker login': %s" % (reference.familiar_name, error.message), 404)
+                raise
 
     def push(self, name, tag, credentials, progress):
         """Push name:tag, or every tag of the repository `name` when `tag` is empty."""

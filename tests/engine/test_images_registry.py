@@ -1,0 +1,184 @@
+"""Pull and push against Debian's real CNCF registry on loopback."""
+import base64
+import json
+import os
+import urllib.request
+
+from conftest import busybox_layer, image_archive
+
+MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
+
+
+def registry_manifest(registry, repository, tag):
+    request = urllib.request.Request("%s/v2/%s/manifests/%s" % (registry.url, repository, tag),
+                                     headers={"Accept": MANIFEST_V2})
+    with urllib.request.urlopen(request) as response:
+        return response.headers["Docker-Content-Digest"], json.loads(response.read().decode())
+
+
+def store_contents(engine):
+    """What the engine's store holds, to show a failed pull stored nothing."""
+    return {sub: sorted(os.listdir(os.path.join(engine.root, sub))) for sub in ("blobs/sha256", "layers", "images", "tmp")}
+
+
+def loaded(engine, archive, *tags):
+    result = engine.yard("load", "-i", archive)
+    assert result.returncode == 0, result.stderr
+    for tag in tags:
+        assert engine.yard("tag", "busybox", tag).returncode == 0
+    return engine.service.resolve("busybox")
+
+
+def test_push_rmi_pull_gives_the_same_digest(image_engine, registry, busybox_archive):
+    name = registry.host + "/tools/busybox:1"
+    image = loaded(image_engine, busybox_archive, name)
+
+    pushed = image_engine.yard("push", name)
+    assert pushed.returncode == 0, pushed.stderr
+    lines = pushed.stdout.splitlines()
+    layer = image.diff_ids[0][7:19]
+    assert lines[0] == "The push refers to repository [%s/tools/busybox]" % registry.host
+    assert lines[1:] == ["%s: Preparing" % layer, "%s: Pushed" % layer, lines[-1]]
+    digest, manifest = registry_manifest(registry, "tools/busybox", "1")
+    assert lines[-1].startswith("1: digest: %s size: " % digest)
+    assert manifest["config"]["digest"] == image.id
+
+    assert image_engine.yard("rmi", name, "busybox").returncode == 0
+    assert image_engine.yard("images", "-q").stdout == ""
+
+    pulled = image_engine.yard("pull", name)
+    assert pulled.returncode == 0, pulled.stderr
+    blob = manifest["layers"][0]["digest"][7:19]
+    assert pulled.stdout.splitlines() == [
+        "1: Pulling from tools/busybox",
+        "%s: Pulling fs layer" % blob,
+        "%s: Verifying Checksum" % blob,
+        "%s: Download complete" % blob,
+        "%s: Pull complete" % blob,
+        "Digest: " + digest,
+        "Status: Downloaded newer image for %s" % name,
+        name,
+    ]
+    again = image_engine.service.resolve(name)
+    assert again.id == image.id
+    assert again.repo_digests == ["%s/tools/busybox@%s" % (registry.host, digest)]
+    assert image_engine.yard("pull", name).stdout.splitlines()[-2] == "Status: Image is up to date for " + name
+
+
+def test_a_layer_already_present_is_not_fetched_again(make_image_engine, registry, busybox_archive, tmp_path):
+    # Same busybox lower layer as busybox_archive (the builder is deterministic), one layer on top.
+    busybox_layer(tmp_path / "lower.tar")
+    busybox_layer(tmp_path / "upper.tar", files={"/etc/motd": b"hello\n"})
+    image_archive(tmp_path / "two.tar", [tmp_path / "lower.tar", tmp_path / "upper.tar"], "two:latest")
+    pusher, puller = make_image_engine(), make_image_engine()
+    assert pusher.yard("load", "-i", tmp_path / "two.tar").returncode == 0
+    assert pusher.yard("tag", "two", registry.host + "/two").returncode == 0
+    assert pusher.yard("push", registry.host + "/two").returncode == 0
+
+    loaded(puller, busybox_archive)
+    pulled = puller.yard("pull", registry.host + "/two")
+    assert pulled.returncode == 0, pulled.stderr
+    statuses = [line.split(": ", 1)[1] for line in pulled.stdout.splitlines() if ": " in line
+                and len(line.split(": ")[0]) == 12]
+    assert statuses.count("Already exists") == 1
+    assert statuses.count("Pull complete") == 1
+    assert puller.service.resolve(registry.host + "/two").id == pusher.service.resolve("two").id
+
+
+def test_large_layers_go_up_in_chunks_and_mount_across_repositories(make_image_engine, registry, tmp_path):
+    payload = os.urandom(3 * 1024 * 1024 + 17)          # incompressible: the gzipped blob stays > 1 MiB
+    busybox_layer(tmp_path / "lower.tar")
+    busybox_layer(tmp_path / "upper.tar", files={"/data/random": payload})
+    image_archive(tmp_path / "big.tar", [tmp_path / "lower.tar", tmp_path / "upper.tar"], "big:latest")
+    pusher, puller = make_image_engine(), make_image_engine()
+    assert pusher.yard("load", "-i", tmp_path / "big.tar").returncode == 0
+    for repository in ("first", "second"):
+        assert pusher.yard("tag", "big", "%s/%s" % (registry.host, repository)).returncode == 0
+
+    first = pusher.yard("push", registry.host + "/first")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.count(": Pushed") == 2
+    second = pusher.yard("push", registry.host + "/second")
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.count(": Mounted from first") == 2
+
+    pulled = puller.yard("pull", registry.host + "/second")
+    assert pulled.returncode == 0, pulled.stderr
+    image = puller.service.resolve(registry.host + "/second")
+    with open(os.path.join(image.layer_dirs()[0], "data/random"), "rb") as data:
+        assert data.read() == payload
+
+
+def test_a_blob_corrupted_in_the_registry_is_rejected_and_nothing_is_stored(make_image_engine, registry,
+                                                                           busybox_archive):
+    pusher, puller = make_image_engine(), make_image_engine()
+    name = registry.host + "/corrupt"
+    loaded(pusher, busybox_archive, name)
+    assert pusher.yard("push", name).returncode == 0
+    _, manifest = registry_manifest(registry, "corrupt", "latest")
+    layer_digest = manifest["layers"][0]["digest"]
+    blob = registry.blob_path(layer_digest)
+    original = blob.read_bytes()
+    corrupted = bytearray(original)
+    corrupted[len(corrupted) // 2] ^= 0xFF                # same size: only the digest can tell
+    blob.write_bytes(bytes(corrupted))
+
+    before = store_contents(puller)
+    pulled = puller.yard("pull", name)
+    assert pulled.returncode == 1
+    assert "filesystem layer verification failed for digest %s" % layer_digest in pulled.stderr
+    after = store_contents(puller)
+    assert layer_digest[7:] not in after["blobs/sha256"]
+    assert after["layers"] == before["layers"] == [] and after["images"] == [] and after["tmp"] == []
+    assert puller.yard("images", "-q").stdout == ""
+
+    blob.write_bytes(original)                            # the next pull completes
+    assert puller.yard("pull", name).returncode == 0
+    assert puller.service.resolve(name).id == pusher.service.resolve(name).id
+
+
+def test_push_needs_login_on_a_registry_with_auth(image_engine, auth_registry, busybox_archive):
+    name = auth_registry.host + "/private/busybox"
+    loaded(image_engine, busybox_archive, name)
+
+    refused = image_engine.yard("push", name)
+    assert refused.returncode == 1
+    assert "unauthorized: authentication required" in refused.stderr
+
+    wrong = image_engine.yard("login", "-u", "alice", "--password-stdin", auth_registry.host, input="nope\n")
+    assert wrong.returncode == 1
+    assert "login attempt to http://%s/v2/ failed with status: 401 Unauthorized" % auth_registry.host in wrong.stderr
+
+    login = image_engine.yard("login", "-u", "alice", "--password-stdin", auth_registry.host, input="wonderland\n")
+    assert login.returncode == 0, login.stderr
+    assert login.stdout == "Login Succeeded\n"
+    with open(str(image_engine.directory / "client-config/config.json")) as config:
+        auths = json.load(config)["auths"]
+    assert auths[auth_registry.host]["auth"] == base64.b64encode(b"alice:wonderland").decode()
+
+    pushed = image_engine.yard("push", name)
+    assert pushed.returncode == 0, pushed.stderr
+    assert image_engine.yard("rmi", name, "busybox").returncode == 0
+    pulled = image_engine.yard("pull", name)
+    assert pulled.returncode == 0, pulled.stderr
+
+    assert image_engine.yard("logout", auth_registry.host).stdout == \
+        "Removing login credentials for %s\n" % auth_registry.host
+    denied = image_engine.yard("pull", name)
+    assert denied.returncode == 1
+    assert "pull access denied for %s" % name in denied.stderr
+
+
+def test_a_registry_mirror_serves_docker_hub_names(make_image_engine, make_registry, busybox_archive):
+    mirror = make_registry()
+    seeder = make_image_engine()
+    loaded(seeder, busybox_archive, mirror.host + "/library/busybox:latest")
+    assert seeder.yard("push", mirror.host + "/library/busybox:latest").returncode == 0
+
+    engine = make_image_engine({"registry-mirrors": [mirror.url]})
+    pulled = engine.yard("pull", "busybox")          # docker.io itself is unreachable from here
+    assert pulled.returncode == 0, pulled.stderr
+    lines = pulled.stdout.splitlines()
+    assert lines[:2] == ["Using default tag: latest", "latest: Pulling from library/busybox"]
+    assert lines[-2:] == ["Status: Downloaded newer image for busybox:latest", "docker.io/library/busybox:latest"]
+    assert engine.service.resolve("busybox").id == seeder.service.resolve("busybox").id
