@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 RESULTS = ("ok", "changed", "failed", "skipped")
 _STYLE = {"ok": "green", "changed": "yellow", "failed": "red", "skipped": "cyan"}
@@ -76,10 +77,12 @@ class Report:
                                force_terminal=self.tty, no_color=not self.tty)
         self.lock = threading.Lock()
         self.current = {}         # host -> what it is doing now, for the live table
+        self.done = {}            # host -> how many steps it has finished
         self.live = None
 
     def start(self, hosts):
         self.current = {host: "waiting" for host in hosts}
+        self.done = {host: 0 for host in hosts}
         if self.tty:
             self.live = Live(self._table(), console=self.console, refresh_per_second=8, transient=True)
             self.live.start()
@@ -99,6 +102,8 @@ class Report:
                 self._print("%s: [%s] %s: %s" % (step.result, host, label, reason), _STYLE[step.result])
             if self.diff and step.diff:
                 self._print(step.diff.rstrip("\n"), None)
+            self.done[host] += 1
+            self._refresh()
 
     def host_done(self, result):
         with self.lock:
@@ -119,12 +124,13 @@ class Report:
         self.console.print("PLAY RECAP " + "*" * 69)
         for result in results:
             counts = result.counts()
-            self.console.print("%-26s : " % result.name + " ".join(
-                "%s=%-4s" % (key, counts[key]) for key in ("ok", "changed", "unreachable", "failed", "skipped")
-            ).rstrip(), style=_recap_style(counts), markup=False)
+            line = "%-26s : " % result.name + " ".join(
+                "%s=%-4s" % (key, counts[key]) for key in ("ok", "changed", "unreachable", "failed", "skipped"))
+            self._print(line.rstrip(), _recap_style(counts))
 
     def _print(self, text, style):
-        self.console.print(text, style=style, markup=False)
+        # Styled as Text, not with print(style=): that style would also paint the live table.
+        self.console.print(Text(text, style=style or ""))
 
     def _refresh(self):
         if self.live:
@@ -133,7 +139,7 @@ class Report:
     def _table(self):
         table = Table(show_header=False, box=None, padding=(0, 1))
         for host, doing in self.current.items():
-            table.add_row(host, doing)
+            table.add_row(host, "%3d done" % self.done[host], doing)
         return table
 
 
