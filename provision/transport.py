@@ -255,6 +255,8 @@ class Connection:
         except TimeoutError:
             raise TimeoutError("host %s: command did not finish within %s s: %s"
                                % (self.host.name, timeout, command)) from None
+        except (paramiko.SSHException, EOFError, OSError) as error:
+            raise TransportError("host %s: connection lost: %s" % (self.host.name, error)) from None
         finally:
             channel.close()
         return RunResult(rc, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
@@ -471,10 +473,12 @@ def _pump(channel, out, err, deadline, until=None, stdin=None):
         elif eof:
             return
         elif pending is not None and channel.send_ready():
-            sent = channel.send(pending[:CHUNK]) if pending else 0
-            pending = pending[sent:]
-            if not pending:
-                channel.shutdown_write()
+            try:
+                pending = pending[channel.send(pending[:CHUNK]):] if pending else b""
+                if not pending:
+                    channel.shutdown_write()
+                    pending = None
+            except OSError:     # the command is gone without reading it all: its rc tells why
                 pending = None
         else:
             wait = _remaining(deadline)

@@ -2,6 +2,8 @@
 import glob
 import hashlib
 import os
+import re
+import signal
 import socket
 import subprocess
 import tempfile
@@ -73,6 +75,9 @@ def test_large_stdin_stdout_and_stderr_do_not_stall(sshd):
         # Both outputs exceed the SSH window: reading one only would deadlock.
         result = conn.run("tee /dev/stderr", stdin=data)
     assert (result.rc, result.stdout, result.stderr) == (0, data.decode(), data.decode())
+    with Connection(sshd.key_host()) as conn:
+        # A command that never reads its stdin still ends normally.
+        assert conn.run("exit 4", stdin=data).rc == 4
 
 
 def test_password_auth(sshd):
@@ -268,6 +273,20 @@ def test_command_timeout(sshd):
         with pytest.raises(TimeoutError, match="host keyhost"):
             conn.run("sleep 30", timeout=0.5)
         assert conn.run("echo still here").stdout == "still here\n"
+
+
+def test_connection_lost_mid_run_is_a_transport_error(sshd):
+    with Connection(sshd.key_host(name="lost")) as conn:
+        port = client_port(conn)
+        # sshd's processes for this one login: they hold the server end of our TCP connection.
+        server_end = subprocess.run(["ss", "-Htnp", "dport", "= :%d" % port],
+                                    capture_output=True, text=True, check=True).stdout
+        pids = {int(pid) for pid in re.findall(r"pid=(\d+),", server_end)}
+        assert pids
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        with pytest.raises(TransportError, match="host lost: connection lost"):
+            conn.run("true")
 
 
 def test_closed_port_is_unreachable_after_bounded_retries(sshd):
