@@ -61,15 +61,15 @@ def _write(directory, name, value):
 def _counter(text, key):
     """The value of `key` in a flat-keyed file such as memory.events (0 when missing)."""
     for line in text.splitlines():
-        name, _, value = line.partition(" ")
-        if name == key:
-            return int(value)
+        fields = line.split()
+        if len(fields) >= 2 and fields[0] == key:
+            return int(fields[1])
     return 0
 
 
 def _host_memory():
     with open("/proc/meminfo") as handle:
-        return _counter(handle.read().replace(":", ""), "MemTotal") * 1024
+        return _counter(handle.read(), "MemTotal:") * 1024
 
 
 class Cgroup:

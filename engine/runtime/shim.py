@@ -102,7 +102,10 @@ def _read_line(sock):
     """One request/reply line, read byte by byte so nothing of a following stream is taken."""
     line = b""
     while not line.endswith(b"\n"):
-        byte = sock.recv(1)
+        try:
+            byte = sock.recv(1)
+        except ConnectionResetError:          # the shim exited with our request unread
+            byte = b""
         if not byte:
             break
         line += byte
@@ -321,6 +324,13 @@ class Server:
         if not os.path.exists(started):
             open(started, "w").close()
             self.start_sock.send(channel.START)
+            # The child's end is close-on-exec: its EOF says the command now runs, so that
+            # start() returns with the user's process (and not our fork of Python) in place.
+            self.start_sock.settimeout(REQUEST_TIMEOUT)
+            try:
+                self.start_sock.recv(1)
+            except socket.timeout:
+                pass
         self._reply(sock, {"ok": True})
 
     def _op_resize(self, sock, request):
@@ -465,7 +475,12 @@ class Shim:
 
     def __init__(self, directory):
         self.directory = directory
-        self.pid = read_int(os.path.join(directory, "pid"))
+        try:
+            self.pid = read_int(os.path.join(directory, "pid"))
+        except FileNotFoundError:
+            if not os.path.exists(os.path.join(directory, "exit.json")):
+                raise
+            self.pid = None                                  # cleaned up: only exit.json is left
 
     def _path(self, name):
         return os.path.join(self.directory, name)
@@ -561,7 +576,10 @@ class Shim:
     def cleanup(self):
         """Kill what is left, remove the cgroup and the shim's files (exit.json stays)."""
         self._stop()
-        spec = read_json(self._path("spec.json"))
+        try:
+            spec = read_json(self._path("spec.json"))       # removed last: gone means done
+        except FileNotFoundError:
+            return
         Cgroup(spec["cgroup"]["parent"], spec["id"]).remove()
         exec_root = self._path("exec")
         if os.path.isdir(exec_root):
@@ -569,5 +587,5 @@ class Shim:
             for name in os.listdir(exec_root):
                 ExecShim(os.path.join(exec_root, name)).cleanup()
             os.rmdir(exec_root)
-        for name in ("shim.sock", "shim.pid", "pid", "started", "shim.log", "spec.json"):
+        for name in ("shim.sock", "shim.pid", "pid", "started", "shim.log", "spec.json"):  # in order
             _remove(self._path(name))
