@@ -21,6 +21,14 @@ ansible-core 2.19 on purpose (tests/unit/test_inventory_parity.py). The quirks k
 - `host:port` sets ansible_port only where the host is first defined.
 - Host order is ansible's: the hosts of `all`'s children, then of their children, level by
   level. (Ansible walks levels below the first in set order; we walk them in file order.)
+- --limit: `,` separates patterns; without a comma, `:` does, unless the whole limit is one
+  address (so `fe80::1` stays whole and `fe80::*` does not). Matching is on groups first,
+  then on host names for globs, regexes and names that match no group.
+
+Where we differ on purpose: a limit naming no host is an error (ansible warns and goes on,
+and makes up an implicit `localhost`); host_vars/ and group_vars/ directories are not read;
+a bytes literal (b'x') is the string 'x' (ansible marks it untrusted, and --list shows
+{"__ansible_unsafe": "x"}).
 """
 import ast
 import copy
@@ -173,6 +181,7 @@ class Inventory:
         self.path = path
         self.groups = {}       # name -> Group, in declaration order
         self.own_vars = {}     # host name -> its own variables, in first-definition order
+        self.member_of = {}    # host name -> names of the groups that list it
         self.hosts = []        # host names in ansible's inventory order (set by _reconcile)
         self._depth = {}
         self.add_group("all")
@@ -185,8 +194,10 @@ class Inventory:
     def add_host(self, name, group, port):
         if name not in self.own_vars:
             self.own_vars[name] = {"ansible_port": port} if port else {}
+            self.member_of[name] = []
         if name not in self.groups[group].hosts:
             self.groups[group].hosts.append(name)
+            self.member_of[name].append(group)
 
     def add_child(self, parent, child):
         """Raises ValueError for an edge that would make a loop."""
@@ -219,15 +230,16 @@ class Inventory:
             if "ungrouped" in groups:
                 if groups - {"all", "ungrouped"} and host in ungrouped:
                     ungrouped.remove(host)
+                    self.member_of[host].remove("ungrouped")
             elif groups <= {"all"}:
                 ungrouped.append(host)
-        self.hosts = self._group_hosts("all")
+                self.member_of[host].append("ungrouped")
+        self.hosts = self.group_hosts("all")
 
     def _groups_with_ancestors(self, host):
         groups = set()
-        for group in self.groups.values():
-            if host in group.hosts:
-                groups |= {group.name} | self.ancestors(group.name)
+        for group in self.member_of[host]:
+            groups |= {group} | self.ancestors(group)
         return groups
 
     def depth(self, group):
@@ -237,9 +249,9 @@ class Inventory:
             self._depth[group] = 1 + max(self.depth(p) for p in parents) if parents else 0
         return self._depth[group]
 
-    def _group_hosts(self, group):
+    def group_hosts(self, group):
         """The hosts of a group and its descendants: its own, then its children's, then
-        their children's, each host once (ansible's Group.get_hosts)."""
+        their children's, each host once (ansible's Group.get_hosts, and `groups[name]`)."""
         order = [group] + self.groups[group].children
         level, seen = list(order), set()
         while level:
@@ -249,10 +261,7 @@ class Inventory:
                 below += [c for c in self.groups[name].children if c not in seen and c not in below]
             order += below
             level = below
-        hosts = []
-        for name in order:
-            hosts += [h for h in self.groups[name].hosts if h not in hosts]
-        return hosts
+        return list(dict.fromkeys(h for name in order for h in self.groups[name].hosts))
 
     def _check_host(self, name):
         if name not in self.own_vars:
@@ -299,17 +308,13 @@ class Inventory:
         names; a `[i]` or `[i:j]` subscript then picks some of them."""
         if not pattern:
             raise InventoryError("%s: --limit %r: empty pattern" % (self.path, limit))
-        expression, subscript = pattern, None
-        subscripted = _SUBSCRIPT.match(pattern) if pattern[0] != "~" else None
-        if subscripted:
-            expression, index, start, _, end = subscripted.groups()
-            subscript = (int(index), None) if index else (int(start), int(end or -1))
+        expression, subscript = _split_subscript(pattern)
         try:
             regex = re.compile(expression[1:] if expression[0] == "~" else fnmatch.translate(expression))
         except re.error as e:
             raise InventoryError("%s: --limit %r: invalid pattern %r: %s" % (self.path, limit, pattern, e))
         groups = [g for g in self.groups if regex.match(g)]
-        hosts = [h for g in groups for h in self._group_hosts(g)]
+        hosts = [h for g in groups for h in self.group_hosts(g)]
         if not groups or expression[0] == "~" or any(c in expression for c in ".?*["):
             hosts += [h for h in self.own_vars if regex.match(h)]
         if not hosts and not groups and expression != "all":
@@ -318,12 +323,11 @@ class Inventory:
         if not hosts or not subscript:
             return hosts
         start, end = subscript
-        try:
-            if end:
-                return hosts[start:(len(hosts) - 1 if end == -1 else end) + 1]
-            return [hosts[start]]
-        except IndexError:
+        if end:     # ansible's quirk: an end of 0 ([2:0]) picks the start host alone
+            return hosts[start:(len(hosts) - 1 if end == -1 else end) + 1]
+        if not -len(hosts) <= start < len(hosts):
             raise InventoryError("%s: --limit %r: no host at %r" % (self.path, limit, pattern))
+        return [hosts[start]]
 
     def to_list_json(self, limit=None):
         """The inventory in the shape of `ansible-inventory --list [--limit LIMIT]`."""
@@ -353,6 +357,16 @@ class Inventory:
 
 # A limit pattern ending in a subscript: `web[0]`, `web[-1]`, `web[1:3]`, `web[2:]`.
 _SUBSCRIPT = re.compile(r"^(.+)\[(?:(-?[0-9]+)|([0-9]+)([:-])([0-9]*))\]$")
+
+
+def _split_subscript(pattern):
+    """(pattern, (start, end)) for `web[1:3]`, (pattern, (i, None)) for `web[i]`; an open
+    end is -1. A regex (`~...`) never has one."""
+    match = _SUBSCRIPT.match(pattern) if pattern[0] != "~" else None
+    if not match:
+        return pattern, None
+    expression, index, start, _, end = match.groups()
+    return expression, (int(index), None) if index else (int(start), int(end or -1))
 
 
 def split_host_pattern(text):
