@@ -80,6 +80,14 @@ class _Unreachable(Exception):
 
 
 class Connection:
+    """One host's SSH connection: connect() once, then run/sha256/put as often as needed, close().
+
+    known_hosts: the file to check host keys against (default: the host's UserKnownHostsFile
+    option, else ~/.ssh/known_hosts). accept_new: record the keys of unknown hosts there, as
+    StrictHostKeyChecking=accept-new does (also set by that option, or =no); a changed key is
+    always refused. One thread at a time per connection.
+    """
+
     def __init__(self, host, known_hosts=None, accept_new=False, connect_timeout=10, retries=2):
         self.host = host
         self.known_hosts = os.path.expanduser(
