@@ -77,22 +77,24 @@ def load(store, path, progress):
                                "(is this a `docker save` archive?)")
         loaded = []
         for config_path, layer_paths, tags in images:
-            image_id = _load_image(store, tar, members, config_path, layer_paths, tags)
-            loaded.append((image_id, tags))
-            for tag in tags:
-                progress({"stream": "Loaded image: %s\n" % tag})
-            if not tags:
+            references = [_parse_tag(tag) for tag in tags]
+            image_id = _load_image(store, tar, members, config_path, layer_paths, references)
+            loaded.append((image_id, [reference.familiar for reference in references]))
+            for reference in references:
+                progress({"stream": "Loaded image: %s\n" % reference.familiar})
+            if not references:
                 progress({"stream": "Loaded image ID: %s\n" % image_id})
         return loaded
 
 
-def _load_image(store, tar, members, config_path, layer_paths, tags):
-    references = []
-    for tag in tags:
-        try:
-            references.append(parse(tag))
-        except InvalidReference as error:
-            raise ArchiveError("invalid tag %r in the archive: %s" % (tag, error))
+def _parse_tag(tag):
+    try:
+        return parse(tag)
+    except InvalidReference as error:
+        raise ArchiveError("invalid tag %r in the archive: %s" % (tag, error))
+
+
+def _load_image(store, tar, members, config_path, layer_paths, references):
     image_id = store.write_blob([_read(tar, members, config_path)], _expected_digest(config_path))
     diff_ids = store.image_config(image_id)["rootfs"]["diff_ids"]
     if len(diff_ids) != len(layer_paths):

@@ -24,6 +24,8 @@ DOCKER_HUB_ENDPOINT = "https://registry-1.docker.io"
 DEFAULT_INSECURE = ("127.0.0.0/8", "::1/128")
 USER_AGENT = "yard"
 _REDIRECTS = (301, 302, 303, 307, 308)
+# What OpenSSL says when the server answers a ClientHello in plain HTTP.
+_PLAIN_HTTP_REASONS = ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "UNKNOWN_PROTOCOL", "HTTP_REQUEST")
 
 
 class RegistryError(Exception):
@@ -145,7 +147,7 @@ class Endpoint:
                 response = connection.getresponse()
             except (OSError, http.client.HTTPException) as error:
                 connection.close()
-                raise RegistryError('%s "%s": %s' % (method.capitalize(), url, error))
+                raise RegistryError('%s "%s": %s' % (method.capitalize(), url, _explain(error)))
             if response.status not in _REDIRECTS or method not in ("GET", "HEAD"):
                 return response
             response.read()
@@ -218,6 +220,13 @@ class Endpoint:
         """GET /v2/ with the credentials (what `docker login` does). Raises RegistryError."""
         response = self.request("GET", "/v2/", scope="")
         response.read()
+
+
+def _explain(error):
+    """docker's words for a TLS handshake a plain HTTP server answered."""
+    if isinstance(error, ssl.SSLError) and error.reason in _PLAIN_HTTP_REASONS:
+        return "http: server gave HTTP response to HTTPS client"
+    return error
 
 
 def scope_for(repository, actions="pull"):

@@ -6,7 +6,8 @@ port, storage in a temporary directory, stopped and removed at teardown:
     registry            a plain registry: `.host` ("127.0.0.1:PORT"), `.url`, `.storage`,
                         `.blob_path(digest)` (the file the registry serves a blob from)
     auth_registry       the same with htpasswd auth; `.users` is {"alice": "wonderland"}
-    make_registry(users=None)   a factory, for tests that need more than one (a mirror, ...)
+    make_registry(users=None, address="127.0.0.1")   a factory, for tests that need more than
+                        one (a mirror, ...) or another listening address
 
 Images built from busybox-static (no network needed):
 
@@ -56,22 +57,22 @@ BUSYBOX = "/bin/busybox"
 
 # --- registries ---------------------------------------------------------------------------
 
-def free_port():
+def free_port(address="127.0.0.1"):
     """A TCP port nobody listens on right now (the kernel picks it; the race is short)."""
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((address, 0))
         return sock.getsockname()[1]
 
 
 class Registry:
     """A running `docker-registry` with its own config and storage."""
 
-    def __init__(self, directory, users=None):
+    def __init__(self, directory, users=None, address="127.0.0.1"):
         self.directory = directory
         self.storage = directory / "storage"
         self.users = dict(users or {})
-        self.port = free_port()
-        self.host = "127.0.0.1:%d" % self.port
+        self.port = free_port(address)
+        self.host = "%s:%d" % (address, self.port)
         self.url = "http://" + self.host
         self.process = None
 
@@ -136,8 +137,8 @@ class Registry:
 def make_registry(tmp_path):
     started = []
 
-    def make(users=None):
-        registry = Registry(tmp_path / ("registry%d" % len(started)), users)
+    def make(users=None, address="127.0.0.1"):
+        registry = Registry(tmp_path / ("registry%d" % len(started)), users, address)
         started.append(registry)
         return registry.start()
 

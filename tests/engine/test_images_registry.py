@@ -2,7 +2,11 @@
 import base64
 import json
 import os
+import secrets
+import subprocess
 import urllib.request
+
+import pytest
 
 from conftest import busybox_layer, image_archive
 
@@ -182,3 +186,37 @@ def test_a_registry_mirror_serves_docker_hub_names(make_image_engine, make_regis
     assert lines[:2] == ["Using default tag: latest", "latest: Pulling from library/busybox"]
     assert lines[-2:] == ["Status: Downloaded newer image for busybox:latest", "docker.io/library/busybox:latest"]
     assert engine.service.resolve("busybox").id == seeder.service.resolve("busybox").id
+
+
+@pytest.fixture
+def outside_address():
+    """An address that is not loopback, on a veth pair of our own (removed at teardown)."""
+    name = "yimg%s" % secrets.token_hex(3)
+    address = "198.18.%d.%d" % (secrets.randbelow(256), 1 + secrets.randbelow(254))
+    subprocess.run(["ip", "link", "add", name, "type", "veth", "peer", "name", name + "p"], check=True)
+    try:
+        subprocess.run(["ip", "addr", "add", address + "/32", "dev", name], check=True)
+        subprocess.run(["ip", "link", "set", name, "up"], check=True)
+        yield address
+    finally:
+        subprocess.run(["ip", "link", "del", name], check=True)
+
+
+def test_plain_http_only_for_insecure_registries(make_image_engine, make_registry, busybox_archive,
+                                                 outside_address):
+    registry = make_registry(address=outside_address)
+    name = registry.host + "/plain"
+    insecure = make_image_engine({"insecure-registries": [outside_address.rsplit(".", 1)[0] + ".0/24"]})
+    loaded(insecure, busybox_archive, name)
+    pushed = insecure.yard("push", name)
+    assert pushed.returncode == 0, pushed.stderr
+
+    secure = make_image_engine()
+    refused = secure.yard("pull", name)
+    assert refused.returncode == 1
+    assert 'Get "https://%s/v2/": http: server gave HTTP response to HTTPS client' % registry.host in refused.stderr
+    assert secure.yard("images", "-q").stdout == ""
+
+    by_host_port = make_image_engine({"insecure-registries": [registry.host]})
+    pulled = by_host_port.yard("pull", name)
+    assert pulled.returncode == 0, pulled.stderr
