@@ -35,17 +35,28 @@ def last_cap():
         return int(handle.read())
 
 
-def resolve(cap_add=(), cap_drop=(), privileged=False):
-    """The set of capability names a container gets, as docker's TweakCapabilities computes it."""
+def bounding():
+    """The names in this process's bounding set: all a container can get from us."""
+    with open("/proc/self/status") as handle:
+        value = next(int(line.split()[1], 16) for line in handle if line.startswith("CapBnd:"))
+    return {name for number, name in enumerate(NAMES) if value & (1 << number)}
+
+
+def resolve(cap_add=(), cap_drop=(), privileged=False, available=frozenset(NAMES)):
+    """The set of capability names a container gets, as docker's TweakCapabilities computes it.
+
+    "All" (privileged, cap_add ALL) means all the engine has; asking by name for one it
+    lacks is an error rather than a container silently without it.
+    """
     adds = {_normalize(name) for name in cap_add or ()}
     drops = {_normalize(name) for name in cap_drop or ()}
     if privileged or "ALL" in adds:
-        base = set(NAMES)
-    elif "ALL" in drops:
-        base = set()
-    else:
-        base = set(DEFAULT)
-    return (base | (adds - {"ALL"})) - (drops - {"ALL"})
+        adds = set(available)
+    missing = sorted(adds - set(available))
+    if missing:
+        raise ValueError("capability CAP_%s is not available to the engine" % missing[0])
+    base = set() if "ALL" in drops else set(DEFAULT) & set(available)
+    return (base | adds) - drops
 
 
 def mask(names, highest):

@@ -78,6 +78,9 @@ def _enter(spec, exec_spec, cgroup, fds, stdio):
             os.dup2(fd, target)
     cgroup.join()
     highest = capabilities.last_cap()                # the host's /proc, before we leave it
+    privileged = spec.get("privileged", False)
+    caps = capabilities.resolve(spec.get("cap_add"), spec.get("cap_drop"), privileged,
+                                capabilities.bounding())
     for name, flag in namespaces.JOIN_ORDER:         # mnt last: it also moves root and cwd
         namespaces.setns(fds[name], flag)
         os.close(fds[name])
@@ -85,8 +88,6 @@ def _enter(spec, exec_spec, cgroup, fds, stdio):
     if exec_spec.get("tty"):
         master, slave, _ = console.open_pty()
         console.become_session_leader(slave)
-    privileged = spec.get("privileged", False)
-    caps = capabilities.resolve(spec.get("cap_add"), spec.get("cap_drop"), privileged)
     env = _merge_env(spec.get("env") or [], exec_spec.get("env") or [])
     path, env = process.prepare_command(exec_spec["args"], env,
                                         exec_spec.get("cwd") or spec.get("cwd") or "/",

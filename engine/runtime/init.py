@@ -32,6 +32,8 @@ def _create(spec, cgroup, stdio):
     rootfs.bind_mounts(root, spec.get("mounts") or [])
     rootfs.bind_etc_files(root, spec.get("etc_files") or {})
     highest = capabilities.last_cap()          # the host's /proc, before it goes away
+    caps = capabilities.resolve(spec.get("cap_add"), spec.get("cap_drop"), privileged,
+                                capabilities.bounding())
     rootfs.pivot(root)
     master = None
     if spec.get("tty"):
@@ -41,7 +43,6 @@ def _create(spec, cgroup, stdio):
     if not privileged:
         rootfs.readonly_paths()
         rootfs.mask_paths()
-    caps = capabilities.resolve(spec.get("cap_add"), spec.get("cap_drop"), privileged)
     path, env = process.prepare_command(spec["args"], spec.get("env") or [],
                                         spec.get("cwd") or "/", spec.get("user") or "",
                                         caps, highest)

@@ -368,6 +368,9 @@ def test_a_missing_or_unrunnable_command_fails_at_launch(containers):
     with pytest.raises(runtime.CreateError) as nouser:
         containers.launch(["true"], user="nobody-here")
     assert "unable to find user nobody-here" in str(nouser.value)
+    with pytest.raises(runtime.CreateError) as nocap:
+        containers.launch(["true"], cap_add=["NOPE"])
+    assert (str(nocap.value), nocap.value.exit_code) == ('unknown capability: "NOPE"', 125)
 
 
 def test_sigkill_gives_137_and_status_follows_the_lifecycle(containers):
@@ -439,3 +442,76 @@ def test_cleanup_leaves_no_mount_cgroup_or_file(containers):
     assert not os.path.exists(cgroup_dir)
     assert sorted(os.listdir(shim.directory)) == ["exit.json", "json.log"]
     assert shim.exit_status().code == 137
+
+
+def test_a_bad_limit_fails_launch_and_leaves_no_cgroup(containers):
+    spec = containers.spec(["true"], cgroup={"parent": containers.parent,
+                                             "memory": 64 * 1024 * 1024, "memory_swap": 1024})
+    with pytest.raises(runtime.CreateError) as failed:
+        containers.launch_spec(spec)
+    assert failed.value.exit_code == 125
+    assert "memory" in str(failed.value) and "1024" in str(failed.value)
+    for mountpoint in set(cgroups.hierarchies().values()):
+        assert not os.path.exists(os.path.join(mountpoint, containers.parent, spec["id"]))
+
+
+@pytest.mark.skipif("devices" not in cgroups.hierarchies(), reason="needs the v1 devices controller")
+def test_host_devices_cannot_be_opened_even_after_mknod(containers):
+    status, out, err = containers.run(sh("""
+        mknod /mem c 1 1 && echo made
+        head -c 1 /mem > /dev/null || echo denied
+        head -c 1 /dev/zero | wc -c
+    """))
+    assert out.decode().split() == ["made", "denied", "1"]
+
+
+def test_privileged_and_no_new_privileges(containers):
+    status, out, _ = containers.run(sh("grep -E '^(CapEff|NoNewPrivs)' /proc/self/status | cut -f2; "
+                                       "touch /sys/kernel/profiling && echo sys-rw; wc -c < /proc/keys"),
+                                    privileged=True, no_new_privileges=True)
+    eff, no_new_privs, sys_rw, keys = out.decode().split()
+    with open("/proc/self/status") as handle:          # all the engine itself has
+        assert eff == next(line.split()[1] for line in handle if line.startswith("CapBnd:"))
+    assert (no_new_privs, sys_rw) == ("1", "sys-rw")
+    assert int(keys) > 0                        # nothing masked
+
+
+def test_network_joins_another_container_or_the_host(containers):
+    first, _ = containers.launch(["sleep", "1000"])
+    first.start()
+    netns = "/proc/%d/ns/net" % first.pid
+    _, out, _ = containers.run(["readlink", "/proc/self/ns/net"], namespaces={"network": netns})
+    assert out.decode().strip() == os.readlink(netns)
+    _, out, _ = containers.run(["readlink", "/proc/self/ns/net"], namespaces={"network": "host"})
+    assert out.decode().strip() == os.readlink("/proc/self/ns/net")
+
+
+def test_exec_with_a_tty_and_a_missing_command(containers):
+    shim, _ = containers.launch(["sleep", "1000"])
+    shim.start()
+    execed = runtime.exec_process(shim.directory, {"args": ["tty"], "tty": True}, start=False)
+    stream = execed.attach(stdout=True)
+    execed.start()
+    assert read_all(stream).split() == [b"/dev/pts/0"]
+    assert execed.wait().code == 0
+    with pytest.raises(runtime.CreateError) as missing:
+        runtime.exec_process(shim.directory, {"args": ["nosuch"]})
+    assert missing.value.exit_code == 127
+    assert os.listdir(os.path.join(shim.directory, "exec")) == [execed.id]
+
+
+def test_many_runs_leave_nothing_behind(containers):
+    with open("/proc/self/mountinfo") as handle:
+        mounts_before = handle.read().count("\n")
+    for _ in range(10):
+        shim, spec = containers.launch(["true"], cgroup={"parent": containers.parent,
+                                                        "memory": 32 * 1024 * 1024})
+        shim.start()
+        assert shim.wait().code == 0
+        shim.cleanup()
+    with open("/proc/self/mountinfo") as handle:
+        assert handle.read().count("\n") == mounts_before
+    for mountpoint in set(cgroups.hierarchies().values()):
+        parent = os.path.join(mountpoint, containers.parent)
+        assert not os.path.isdir(parent) or os.listdir(parent) == [] or all(
+            not os.path.isdir(os.path.join(parent, entry)) for entry in os.listdir(parent))
