@@ -296,33 +296,60 @@ def test_closed_port_is_unreachable_after_bounded_retries(sshd):
     assert "host gone" in str(error.value) and "after 2 attempts" in str(error.value)
 
 
-def test_connect_attempts_are_bounded(sshd):
-    """A server that drops every connection is tried 1 + retries times, then given up."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    accepted = []
+class NotSsh:
+    """A TCP server that is no SSH server: it drops every connection, or holds it silently."""
 
-    def drop_connections():
+    def __init__(self, hold):
+        self.hold = hold
+        self.accepted = []
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(8)
+        self.port = self.listener.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
         while True:
             try:
-                conn, _ = listener.accept()
+                conn, _ = self.listener.accept()
             except OSError:
                 return
-            accepted.append(conn)
+            self.accepted.append(conn)
+            if not self.hold:
+                conn.close()
+
+    def stop(self):
+        self.listener.shutdown(socket.SHUT_RDWR)     # wakes the blocked accept()
+        self.listener.close()
+        self.thread.join()
+        for conn in self.accepted:
             conn.close()
 
-    thread = threading.Thread(target=drop_connections, daemon=True)
-    thread.start()
-    try:
-        host = sshd.key_host(name="flaky", port=listener.getsockname()[1])
-        with pytest.raises(TransportError, match="host flaky: unreachable after 3 attempts"):
-            Connection(host, retries=2).connect()
-    finally:
-        listener.shutdown(socket.SHUT_RDWR)     # wakes the blocked accept()
-        listener.close()
-        thread.join()
-    assert len(accepted) == 3
+
+@pytest.fixture
+def not_ssh(request):
+    server = NotSsh(hold=request.param)
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("not_ssh", [False], indirect=True)
+def test_connect_attempts_are_bounded(sshd, not_ssh):
+    """A server that drops every connection is tried 1 + retries times, then given up."""
+    host = sshd.key_host(name="flaky", port=not_ssh.port)
+    with pytest.raises(TransportError, match="host flaky: unreachable after 3 attempts"):
+        Connection(host, retries=2).connect()
+    assert len(not_ssh.accepted) == 3
+
+
+@pytest.mark.parametrize("not_ssh", [True], indirect=True)
+def test_connect_timeout(sshd, not_ssh):
+    """A server that never says a word is given up on after the connect timeout, each attempt."""
+    host = sshd.key_host(name="mute", port=not_ssh.port)
+    with pytest.raises(TransportError, match="host mute: unreachable after 2 attempts"):
+        Connection(host, connect_timeout=1, retries=1).connect()
+    assert len(not_ssh.accepted) == 2
 
 
 def test_proxy_jump_through_the_same_sshd(sshd):
