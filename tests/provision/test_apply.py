@@ -3,6 +3,7 @@
 Two inventory hosts reach the same sshd: `one` as the key user (sudo without a password),
 `two` as the password user (sudo asks for the password). Each gets its own `base` directory.
 """
+import dataclasses
 import json
 import socket
 import subprocess
@@ -47,6 +48,11 @@ class Lab:
             "[all:vars]\nansible_host=127.0.0.1\nansible_port=%d\nansible_become=true\n"
             % (s.key_user, s.key_file, self.base["one"], s.pw_user, s.password, s.password,
                self.base["two"], extra_hosts, s.port))
+
+    @staticmethod
+    def with_known_hosts(sshd, path):
+        """The sshd fixture as seen through another known_hosts file."""
+        return dataclasses.replace(sshd, known_hosts=str(path))
 
     def apply(self, *flags, steps="tmpdir.yml"):
         """provision apply in this process: (exit code, stdout, JSON report)."""
@@ -231,3 +237,36 @@ def test_command_line_prints_plain_lines_and_bad_input_exits_1(lab, tmp_path):
                           capture_output=True, text=True, stdin=subprocess.DEVNULL)
     assert done.returncode == cli.EXIT_ERROR
     assert "%s line 2 (step 'x'): args.path: 'relative' is not an absolute path" % bad in done.stderr
+
+
+def test_steps_are_checked_again_after_an_earlier_change(lab):
+    code, out, report = lab.apply("--limit", "one", steps="depends.yml")
+    assert code == 0, out
+    assert results(report, "one") == [("Work directory", "changed"), ("File made by a command", "changed"),
+                                      ("Its mode", "changed")]
+    assert oct((lab.base["one"] / "made").stat().st_mode & 0o7777) == "0o600"
+
+
+def test_wrong_become_password_fails_that_host_only(lab):
+    lab.inventory.write_text(lab.inventory.read_text().replace(
+        "ansible_become_password='%s'" % lab.sshd.password, "ansible_become_password='not-it'"))
+    code, out, report = lab.apply()
+    assert code == cli.EXIT_FAILED_HOSTS, out
+    (step,) = report["hosts"]["two"]
+    assert step["result"] == "failed" and "incorrect sudo password" in step["reason"]
+    assert not lab.base["two"].exists()
+    assert report["summary"]["one"]["changed"] == 4
+
+
+def test_unknown_host_key_is_unreachable_unless_new_keys_are_accepted(lab, tmp_path):
+    known_hosts = tmp_path / "empty_known_hosts"
+    known_hosts.write_text("")
+    lab.sshd = Lab.with_known_hosts(lab.sshd, known_hosts)
+    code, out, report = lab.apply("--limit", "one")
+    assert code == cli.EXIT_UNREACHABLE_HOSTS
+    assert "unknown host key" in report["unreachable"]["one"]
+    assert not lab.base["one"].exists()
+
+    code, out, report = lab.apply("--limit", "one", "--accept-new-host-keys")
+    assert code == 0, out
+    assert "[127.0.0.1]:%d" % lab.sshd.port in known_hosts.read_text()
