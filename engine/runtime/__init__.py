@@ -39,7 +39,7 @@ Interface used by the containers service (kept stable; extend, don't change):
 
     Shim(bundle_dir)                 reconnects to a running (or finished) shim after a daemon restart
       .pid                           the container's init pid, as seen from the host
-      .start()                       let the user's command run
+      .start()                       let the user's command run (returns once it has exec'd)
       .attach(stdin, stdout, stderr) -> socket  live streams: docker's 8-byte framing
                                      when not a tty, raw bytes when a tty
       .resize(height, width)
@@ -69,7 +69,9 @@ Details the daemon may rely on:
   `yardd` subcommand is needed, from a checkout, a wheel or yard.pyz alike.
 - The bundle directory holds spec.json, pid (the container's host pid), shim.pid,
   shim.sock, started, exit.json {"code", "oom_killed", "finished_at"} and shim.log (the
-  shim's own errors). `cleanup()` leaves only exit.json; the daemon removes the directory.
+  shim's own errors). `cleanup()` leaves only exit.json (a Shim made afterwards has
+  pid None and still answers status()/exit_status()); the daemon removes the directory.
+- signal() and resize() on an ended process raise RuntimeError("... is not running").
 - The overlay and every mount exist only in the container's mount namespace: nothing is
   mounted on the host, so nothing can leak there.
 - memory_swap 0 with a memory limit means docker's default, swap = 2 x memory; -1 unlimited.

@@ -49,13 +49,13 @@ def create_exec(directory):
     spec = read_json(os.path.join(bundle, "spec.json"))
     exec_spec = read_json(os.path.join(directory, "exec.json"))
     if os.path.exists(os.path.join(bundle, "exit.json")):
-        raise CreateError("container %s is not running" % spec["id"], 126)
+        raise CreateError("container %s is not running" % spec["id"])
     init_pid = read_int(os.path.join(bundle, "pid"))
     names = ["pid"] + [name for name, _ in namespaces.JOIN_ORDER]
     try:
         fds = {name: os.open("/proc/%d/ns/%s" % (init_pid, name), os.O_RDONLY) for name in names}
     except FileNotFoundError:
-        raise CreateError("container %s is not running" % spec["id"], 126)
+        raise CreateError("container %s is not running" % spec["id"])
     namespaces.setns(fds["pid"], namespaces.CLONE_NEWPID)     # for the child we fork next
     cgroup = Cgroup(spec["cgroup"]["parent"], spec["id"])
 
@@ -74,8 +74,7 @@ def _merge_env(base, overrides):
 
 def _enter(spec, exec_spec, cgroup, fds, stdio):
     if stdio is not None:
-        for target, fd in enumerate(stdio):
-            os.dup2(fd, target)
+        process.use_pipes(stdio)
     cgroup.join()
     highest = capabilities.last_cap()                # the host's /proc, before we leave it
     privileged = spec.get("privileged", False)

@@ -14,8 +14,7 @@ def run(spec, cgroup, sock, stdio):
 
 def _create(spec, cgroup, stdio):
     if stdio is not None:
-        for target, fd in enumerate(stdio):
-            os.dup2(fd, target)
+        process.use_pipes(stdio)
     os.umask(0o022)                            # mount points as docker makes them
     cgroup.join()                              # before the cgroup namespace, so it is its root
     _enter_namespaces(spec)

@@ -2,6 +2,7 @@
 become its user with the container's capabilities, tell the shim, wait for START, exec.
 """
 import os
+import signal
 import stat
 import sys
 
@@ -70,6 +71,13 @@ def prepare_command(args, env, cwd, user_spec, cap_names, highest):
     return path, env
 
 
+def use_pipes(stdio):
+    """(stdin, stdout, stderr) fds become 0, 1, 2, in a session of the process's own (runc)."""
+    for target, fd in enumerate(stdio):
+        os.dup2(fd, target)
+    os.setsid()
+
+
 def child_main(sock, setup):
     """The body of a forked child; never returns.
 
@@ -90,6 +98,9 @@ def child_main(sock, setup):
     if sock.recv(16) != channel.START:
         os._exit(125)                              # the shim went away before START
     os.umask(0o022)
+    # Python ignores SIGPIPE and SIGXFSZ, and an ignored signal stays ignored across exec.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
     if no_new_privileges:
         namespaces.prctl(namespaces.PR_SET_NO_NEW_PRIVS, 1)
     try:

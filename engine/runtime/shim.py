@@ -244,7 +244,7 @@ def fork_child(directory, tty, keep_stdin, new_pid_namespace, child, log=None, c
     with open(os.path.join(directory, "pid"), "w") as handle:
         handle.write(str(pid))
     if tty:
-        return Server(directory, pid, shim_end, stdin=os.dup(master),
+        return Server(directory, pid, shim_end, stdin=os.dup(master) if keep_stdin else None,
                       outputs={master: "stdout"}, master=master, log=log, cgroup=cgroup)
     return Server(directory, pid, shim_end, stdin=parent_fds[0],
                   outputs={parent_fds[1]: "stdout", parent_fds[2]: "stderr"}, log=log,

@@ -259,6 +259,14 @@ def test_a_tty_is_the_containers_own_pty(containers):
     assert out.split() == ["/dev/pts/0", "88:0", "in-tty"]     # raw bytes: no frames
 
 
+def test_signals_are_as_exec_leaves_them_and_the_command_leads_a_session(containers):
+    status, out, _ = containers.run(sh("grep -E '^Sig(Ign|Blk)' /proc/self/status | cut -f2; "
+                                       "cut -d' ' -f6 /proc/1/stat"))
+    ignored, blocked, session = out.decode().split()
+    assert int(ignored, 16) == 0 and int(blocked, 16) == 0      # no SIGPIPE left ignored
+    assert session == "1"
+
+
 def test_stdin_reaches_the_command_and_its_end_closes_it(containers):
     shim, _ = containers.launch(["sh", "-c", "wc -l; echo done >&2"], stdin=True)
     stream = shim.attach(stdin=True, stdout=True, stderr=True)
