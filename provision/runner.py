@@ -40,9 +40,10 @@ class Job:
 
 @dataclass
 class Prepared:
-    """A step rendered for one host: its arguments, or the result it already has."""
+    """A step rendered for one host: its arguments and check, or the result it already has."""
     step: step_file.Step
     args: Optional[dict] = None
+    check: Optional[str] = None            # the check snippet (None: the action needs none)
     result: Optional[StepResult] = None    # skipped by `when`, or failed to render
 
 
@@ -154,7 +155,11 @@ class HostRun:
                 "group_names": self.job.group_names[self.host.name], **self.host.vars}
 
     def _prepare(self, step, scope, facts):
-        """Render when and args, validate, run the action's prepare: all on the controller."""
+        """Render when and args, validate, prepare, write the check: all on the controller.
+
+        The check snippet depends only on the arguments and facts, which stay the same for the
+        whole run, so the re-checks after a change reuse it.
+        """
         field = "when"
         try:
             if not variables.evaluate_when(step.when, scope):
@@ -164,7 +169,9 @@ class HostRun:
             args = actions.validate(step.action.args, variables.render_value(step.args, scope))
             context = Context(self.host.name, scope, facts,
                               lambda src: self.job.templates.render(src, scope))
-            return Prepared(step, args=step.action.prepare(args, context))
+            args = step.action.prepare(args, context)
+            field = "check"
+            return Prepared(step, args=args, check=step.action.check(args, facts))
         except ArgError as error:
             message = str(error)
         except Exception as error:   # a variable, a template, or the action's own prepare
@@ -185,7 +192,7 @@ class HostRun:
             started = time.monotonic()
             try:
                 if observed is None:
-                    observed = self._check(prepared[index:], facts, first=index)
+                    observed = self._check(prepared[index:], first=index)
                 outcome = step.action.plan(item.args, facts, observed.get(index))
                 if not isinstance(outcome, Ok) and not self.job.check:
                     step.action.apply(self.conn, outcome)
@@ -199,20 +206,16 @@ class HostRun:
                 break
             changed = not isinstance(outcome, Ok)
             self._record(StepResult(step.name, step.action.name, "changed" if changed else "ok",
-                                    outcome.reason, getattr(outcome, "diff", ""),
+                                    outcome.reason, outcome.diff if changed else "",
                                     time.monotonic() - started), handler)
             if changed:
-                notified.update(getattr(step, "notify", ()))
+                notified.update(step.notify)
         return notified
 
-    def _check(self, prepared, facts, first=0):
+    def _check(self, prepared, first=0):
         """Every check snippet of `prepared` in one round trip: {index: Observed}."""
-        snippets = {}
-        for offset, item in enumerate(prepared):
-            if item.result is None:
-                snippet = item.step.action.check(item.args, facts)
-                if snippet is not None:
-                    snippets[first + offset] = snippet
+        snippets = {first + offset: item.check for offset, item in enumerate(prepared)
+                    if item.result is None and item.check is not None}
         if not snippets:
             return {}
         marker = "@@dockyard-%s" % uuid4().hex
