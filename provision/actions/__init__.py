@@ -43,7 +43,8 @@ trim_blocks on (as Ansible) and their trailing newline kept.
 How a host's run goes (provision/runner.py)
 -------------------------------------------
 1. connect; gather facts (one round trip);
-2. render every selected step's `when` and `args`, validate the arguments, run `prepare`.
+2. render every selected step's `when` and `args`, validate the arguments, run `prepare`, and
+   `check` (which only writes the snippet: it is written once and reused by every re-check).
    If any step fails here, the host fails with those steps and nothing on it is changed;
 3. run every step's `check` snippet in ONE round trip (outputs split by markers);
 4. for each step in order: `plan` from (args, facts, observed state); `Ok` -> ok, `Change` ->
