@@ -4,6 +4,8 @@ Docker (20.10.14+, after CVE-2022-24769) puts the set in the bounding, effective
 permitted sets and leaves inheritable and ambient empty, so a non-root user ends up with
 no capabilities after exec, and root with exactly the set. We do the same.
 """
+import errno
+
 from . import namespaces
 
 # Index = capability number (linux/capability.h).
@@ -76,4 +78,8 @@ def apply(names, highest):
     """Make the named capabilities the effective and permitted sets; clear inheritable, ambient."""
     caps = mask(names, highest)
     namespaces.capset(caps, caps, 0)
-    namespaces.prctl(namespaces.PR_CAP_AMBIENT, namespaces.PR_CAP_AMBIENT_CLEAR_ALL)
+    try:
+        namespaces.prctl(namespaces.PR_CAP_AMBIENT, namespaces.PR_CAP_AMBIENT_CLEAR_ALL)
+    except OSError as error:
+        if error.errno != errno.EINVAL:              # kernels before 4.3 have no ambient set
+            raise

@@ -51,7 +51,8 @@ def create_exec(directory):
     if os.path.exists(os.path.join(bundle, "exit.json")):
         raise CreateError("container %s is not running" % spec["id"])
     init_pid = read_int(os.path.join(bundle, "pid"))
-    names = ["pid"] + [name for name, _ in namespaces.JOIN_ORDER]
+    names = ["pid"] + [name for name, _ in namespaces.JOIN_ORDER
+                       if os.path.exists("/proc/self/ns/" + name)]   # none for cgroup on EL7
     try:
         fds = {name: os.open("/proc/%d/ns/%s" % (init_pid, name), os.O_RDONLY) for name in names}
     except FileNotFoundError:
@@ -81,8 +82,9 @@ def _enter(spec, exec_spec, cgroup, fds, stdio):
     caps = capabilities.resolve(spec.get("cap_add"), spec.get("cap_drop"), privileged,
                                 capabilities.bounding())
     for name, flag in namespaces.JOIN_ORDER:         # mnt last: it also moves root and cwd
-        namespaces.setns(fds[name], flag)
-        os.close(fds[name])
+        if name in fds:
+            namespaces.setns(fds[name], flag)
+            os.close(fds[name])
     master = None
     if exec_spec.get("tty"):
         master, slave, _ = console.open_pty()

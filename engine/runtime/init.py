@@ -51,7 +51,9 @@ def _create(spec, cgroup, stdio):
 def _enter_namespaces(spec):
     """New mount, uts, ipc, net and cgroup namespaces (or the ones the spec names)."""
     wanted = spec.get("namespaces") or {}
-    flags = namespaces.CLONE_NEWNS | namespaces.CLONE_NEWCGROUP
+    flags = namespaces.CLONE_NEWNS
+    if os.path.exists("/proc/self/ns/cgroup"):   # EL7's 3.10 kernel has no cgroup namespaces
+        flags |= namespaces.CLONE_NEWCGROUP
     network = wanted.get("network")
     if network is None:
         flags |= namespaces.CLONE_NEWNET
