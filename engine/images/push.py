@@ -59,8 +59,9 @@ def _push_to(endpoint, store, reference, image_id, progress):
                      scope_for(repository, "pull,push"),
                      headers={"Content-Type": mediatypes.DOCKER_MANIFEST}, body=manifest, ok=(201,)).read()
     store.set_reference(reference.with_digest(digest), image_id)
-    progress({"status": "%s: digest: %s size: %d" % (reference.tag, digest, len(manifest)), "progressDetail": {},
-              "aux": {"Tag": reference.tag, "Digest": digest, "Size": len(manifest)}})
+    progress({"status": "%s: digest: %s size: %d" % (reference.tag, digest, len(manifest)), "progressDetail": {}})
+    # Clients take the aux message for their callbacks and print nothing for it.
+    progress({"progressDetail": {}, "aux": {"Tag": reference.tag, "Digest": digest, "Size": len(manifest)}})
     return digest
 
 

@@ -24,6 +24,8 @@ DOCKER_HUB_ENDPOINT = "https://registry-1.docker.io"
 DEFAULT_INSECURE = ("127.0.0.0/8", "::1/128")
 USER_AGENT = "yard"
 _REDIRECTS = (301, 302, 303, 307, 308)
+_STATUS_ERRORS = {401: ("UNAUTHORIZED", "unauthorized: authentication required"),
+                  403: ("DENIED", "denied: requested access to the resource is denied")}
 # What OpenSSL says when the server answers a ClientHello in plain HTTP.
 _PLAIN_HTTP_REASONS = ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "UNKNOWN_PROTOCOL", "HTTP_REQUEST")
 
@@ -243,6 +245,6 @@ def error_from(response):
         code = first.get("code", "")
         message = "%s: %s" % (code.lower().replace("_", " "), first.get("message", ""))
     except (ValueError, KeyError, IndexError, TypeError, AttributeError, UnicodeDecodeError):
-        code = ""
-        message = "unexpected status %d %s" % (status, response.reason)
+        # No errors body (HEAD answers have none): say what docker says for the status.
+        code, message = _STATUS_ERRORS.get(status, ("", "unexpected status %d %s" % (status, response.reason)))
     return RegistryError(message, status, code)

@@ -6,8 +6,9 @@ port, storage in a temporary directory, stopped and removed at teardown:
     registry            a plain registry: `.host` ("127.0.0.1:PORT"), `.url`, `.storage`,
                         `.blob_path(digest)` (the file the registry serves a blob from)
     auth_registry       the same with htpasswd auth; `.users` is {"alice": "wonderland"}
-    make_registry(users=None, address="127.0.0.1")   a factory, for tests that need more than
-                        one (a mirror, ...) or another listening address
+    make_registry(users=None, address="127.0.0.1", auth=None)   a factory, for tests that need
+                        more than one (a mirror, ...), another listening address, or their own
+                        `auth` section of the registry's config (token auth, ...)
 
 Images built from busybox-static (no network needed):
 
@@ -67,8 +68,9 @@ def free_port(address="127.0.0.1"):
 class Registry:
     """A running `docker-registry` with its own config and storage."""
 
-    def __init__(self, directory, users=None, address="127.0.0.1"):
+    def __init__(self, directory, users=None, address="127.0.0.1", auth=None):
         self.directory = directory
+        self.auth = auth
         self.storage = directory / "storage"
         self.users = dict(users or {})
         self.port = free_port(address)
@@ -91,6 +93,8 @@ class Registry:
                 subprocess.run(["htpasswd", flags, str(htpasswd), user, password], check=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             config["auth"] = {"htpasswd": {"realm": "test-realm", "path": str(htpasswd)}}
+        if self.auth:
+            config["auth"] = self.auth
         config_path = self.directory / "config.yml"
         config_path.write_text(json.dumps(config))       # JSON is YAML
         self.log = open(str(self.directory / "registry.log"), "wb")
@@ -137,8 +141,8 @@ class Registry:
 def make_registry(tmp_path):
     started = []
 
-    def make(users=None, address="127.0.0.1"):
-        registry = Registry(tmp_path / ("registry%d" % len(started)), users, address)
+    def make(users=None, address="127.0.0.1", auth=None):
+        registry = Registry(tmp_path / ("registry%d" % len(started)), users, address, auth)
         started.append(registry)
         return registry.start()
 

@@ -220,3 +220,21 @@ def test_plain_http_only_for_insecure_registries(make_image_engine, make_registr
     by_host_port = make_image_engine({"insecure-registries": [registry.host]})
     pulled = by_host_port.yard("pull", name)
     assert pulled.returncode == 0, pulled.stderr
+
+
+def test_the_docker_cli_drives_push_and_pull(image_engine, registry, busybox_archive):
+    def docker(*args):
+        return subprocess.run(["/usr/bin/docker", "-H", image_engine.host] + [str(arg) for arg in args],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+
+    name = registry.host + "/cli/busybox:1"
+    assert docker("load", "-i", busybox_archive).stdout == "Loaded image: busybox:latest\n"
+    assert docker("tag", "busybox", name).returncode == 0
+    pushed = docker("push", name)
+    assert pushed.returncode == 0, pushed.stderr
+    digest, _ = registry_manifest(registry, "cli/busybox", "1")
+    assert pushed.stdout.splitlines()[-1].startswith("1: digest: %s size: " % digest)
+    assert docker("rmi", name, "busybox").returncode == 0
+    pulled = docker("pull", name)
+    assert pulled.returncode == 0, pulled.stderr
+    assert "Digest: %s\n" % digest in pulled.stdout
