@@ -1,0 +1,91 @@
+"""wait_http: wait until an HTTP endpoint on the host answers (the engine's /_ping, a registry's /v2/).
+
+    - name: Engine API answers
+      action: wait_http
+      args: {url: "unix:///run/yard.sock/_ping", unit: yard, timeout: 60}
+
+url is http://host:port/path or unix://<socket path>/<request path> (the socket path ends at
+the first component that is not a directory on the host, e.g. /run/yard.sock). The request
+is a GET from the host itself, with its python3. status lists the answers that count (a
+registry with auth answers 401). unit: the check waits only while that systemd unit is
+active, so it never waits for an engine that a later step starts; when the unit does not
+run, the step reports a change and its apply waits (and fails after timeout seconds).
+"""
+from provision.actions import ActionError, Arg, Change, Command, Ok, quote
+
+ARGS = {
+    "url": Arg("str", required=True),
+    "unit": Arg("str"),
+    "timeout": Arg("int", default=60),
+    "status": Arg("list", default=[200]),
+}
+
+# Runs on the host (python3 >= 3.6): GET the URL until it answers one of the statuses or the
+# deadline passes; prints "answered <status>" or "silent <last error>".
+PROBE = r"""
+import http.client, os, socket, sys, time
+url, timeout, wanted = sys.argv[1], float(sys.argv[2]), set(int(s) for s in sys.argv[3].split(","))
+class UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path):
+        http.client.HTTPConnection.__init__(self, "localhost", timeout=5)
+        self.socket_path = path
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(5)
+        self.sock.connect(self.socket_path)
+def connection():
+    if url.startswith("unix://"):
+        parts = url[len("unix://"):].split("/")
+        for i in range(2, len(parts) + 1):
+            path = "/".join(parts[:i])
+            if not os.path.isdir(path):
+                return UnixConnection(path), "/" + "/".join(parts[i:])
+    rest = url.split("://", 1)[1]
+    host, _, path = rest.partition("/")
+    return http.client.HTTPConnection(host, timeout=5), "/" + path
+deadline, last = time.time() + timeout, "no attempt"
+while True:
+    try:
+        conn, path = connection()
+        conn.request("GET", path)
+        status = conn.getresponse().status
+        if status in wanted:
+            print("answered %d" % status)
+            sys.exit(0)
+        last = "status %d" % status
+    except Exception as error:
+        last = str(error) or type(error).__name__
+    if time.time() >= deadline:
+        print("silent %s" % last)
+        sys.exit(0)
+    time.sleep(1)
+"""
+
+
+def probe(args, facts, timeout):
+    python = facts.get("python") or "python3"
+    statuses = ",".join(str(int(s)) for s in args["status"])
+    return "%s -c %s %s %d %s" % (quote(python), quote(PROBE), quote(args["url"]), timeout, statuses)
+
+
+def check(args, facts):
+    if not args["unit"]:
+        return probe(args, facts, args["timeout"])
+    return ("if systemctl is-active -q {u}; then {p}; else echo \"inactive $(systemctl is-active {u})\"; fi"
+            .format(u=quote(args["unit"]), p=probe(args, facts, args["timeout"])))
+
+
+def plan(args, facts, observed):
+    word, _, detail = observed.out.strip().partition(" ")
+    if word == "answered":
+        return Ok("%s answered (%s)" % (args["url"], detail))
+    if word == "inactive":
+        return Change("%s is %s: wait for %s once it runs" % (args["unit"], detail or "not running", args["url"]),
+                      (Command(wait_command(args, facts)),))
+    raise ActionError("%s did not answer within %d s: %s" % (args["url"], args["timeout"], detail or observed.err.strip()))
+
+
+def wait_command(args, facts):
+    """sh that waits for the URL and fails, saying why, when it stays silent."""
+    return ('out="$({p})"; case "$out" in answered*) ;; *) echo "{u} did not answer within {t} s: $out" >&2; exit 1;; esac'
+            .format(p=probe(args, facts, args["timeout"]), u=args["url"], t=args["timeout"]))
