@@ -103,6 +103,13 @@ class Connection:
     def __enter__(self):
         return self.connect()
 
+    @property
+    def client(self):
+        """The logged-in paramiko SSHClient of the host itself (for testinfra's paramiko backend)."""
+        if not self._clients:
+            raise TransportError("host %s: not connected" % self.host.name)
+        return self._clients[-1]
+
     def __exit__(self, *exc):
         self.close()
 
