@@ -4,6 +4,7 @@ On a terminal a live table shows each host's current step while results scroll a
 otherwise every result is one plain line, as soon as it is known:
 
     changed: [web1] Bridge sysctls: /etc/sysctl.d/99-yard.conf is absent
+    skipping: [web1] Docker packages: when: engine == "docker" is false
     fatal: [web2]: UNREACHABLE! => connection refused
 
 The recap is Ansible's, which operators grep in CI (`ok` counts changed steps too, as there):
@@ -32,6 +33,7 @@ from rich.text import Text
 
 RESULTS = ("ok", "changed", "failed", "skipped")
 _STYLE = {"ok": "green", "changed": "yellow", "failed": "red", "skipped": "cyan"}
+_WORD = {"ok": "ok", "changed": "changed", "skipped": "skipping"}   # as ansible-playbook prints them
 
 
 @dataclass
@@ -99,7 +101,7 @@ class Report:
             if step.result == "failed":
                 self._print("fatal: [%s]: FAILED! %s: %s" % (host, label, reason), "red")
             else:
-                self._print("%s: [%s] %s: %s" % (step.result, host, label, reason), _STYLE[step.result])
+                self._print("%s: [%s] %s: %s" % (_WORD[step.result], host, label, reason), _STYLE[step.result])
             if self.diff and step.diff:
                 self._print(step.diff.rstrip("\n"), None)
             self.done[host] += 1

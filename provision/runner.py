@@ -73,6 +73,9 @@ def apply(args):
     if not hosts:
         print("provision: error: no hosts matched %s" % (args.limit or args.inventory), file=sys.stderr)
         return EXIT_ERROR
+    if args.report and not Path(args.report).resolve().parent.is_dir():
+        print("provision: error: --report %s: no such directory" % args.report, file=sys.stderr)
+        return EXIT_ERROR
 
     report = Report(check=args.check, diff=args.diff)
     report.start([host.name for host in hosts])

@@ -149,6 +149,7 @@ def test_unreachable_host_is_reported_while_the_others_finish(lab):
     assert report["summary"]["down"]["unreachable"] == 1
     assert report["unreachable"]["down"]
     assert "fatal: [down]: UNREACHABLE!" in out
+    assert "skipping: [one] Only on EL hosts: when: facts.os_family == \"el\" is false" in out
     assert report["summary"]["one"]["changed"] == 4 and report["summary"]["two"]["changed"] == 4
     assert (lab.base["two"] / "marker").exists()
 
@@ -237,6 +238,12 @@ def test_command_line_prints_plain_lines_and_bad_input_exits_1(lab, tmp_path):
                           capture_output=True, text=True, stdin=subprocess.DEVNULL)
     assert done.returncode == cli.EXIT_ERROR
     assert "%s line 2 (step 'x'): args.path: 'relative' is not an absolute path" % bad in done.stderr
+
+    done = subprocess.run([str(provision), "apply", str(lab.inventory), "--steps", str(STEPS / "package.yml"),
+                           "--report", "/nonexistent/report.json"],
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert done.returncode == cli.EXIT_ERROR
+    assert "--report /nonexistent/report.json: no such directory" in done.stderr
 
 
 def test_steps_are_checked_again_after_an_earlier_change(lab):
