@@ -189,8 +189,9 @@ def test_limit_and_tags(lab):
     code, out, report = lab.apply("--limit", "two", "--tags", "files")
     assert results(report, "two") == [("Work directory", "changed"), ("Config file", "changed"),
                                       ("record reload", "changed")]
-    code, out, report = lab.apply("--limit", "two", "--skip-tags", "files")
+    code, out, report = lab.apply("--limit", "targets:!one", "--skip-tags", "files")
     assert code == 0, out
+    assert list(report["hosts"]) == ["two"]
     assert results(report, "two") == [("Marker written once", "changed"), ("Only on EL hosts", "skipped")]
     assert not lab.base["one"].exists()
 
