@@ -154,8 +154,9 @@ class HostRun:
             self._run_steps([self._prepare(h, scope, facts) for h in handlers], facts, handler=True)
 
     def _host_vars(self):
-        return {"inventory_hostname": self.host.name, "groups": self.job.groups,
-                "group_names": self.job.group_names[self.host.name], **self.host.vars}
+        """The inventory's variables and, as in Ansible, magic ones the inventory cannot override."""
+        return {**self.host.vars, "inventory_hostname": self.host.name, "groups": self.job.groups,
+                "group_names": self.job.group_names[self.host.name]}
 
     def _prepare(self, step, scope, facts):
         """Render when and args, validate, prepare, write the check: all on the controller.
