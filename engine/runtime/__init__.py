@@ -83,7 +83,7 @@ Details the daemon may rely on:
 from .cgroups import cgroup_stats
 from .exec import ExecShim, exec_process
 from .processes import processes
-from .shim import CreateError, ExitStatus, Shim, launch
+from .client import CreateError, ExitStatus, Shim, launch
 
 __all__ = ["CreateError", "ExecShim", "ExitStatus", "Shim", "cgroup_stats", "exec_process",
            "launch", "processes"]

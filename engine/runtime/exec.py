@@ -7,7 +7,9 @@ import shutil
 
 from . import capabilities, console, namespaces, process
 from .cgroups import Cgroup
-from .shim import CreateError, Shim, read_int, fork_child, read_json, spawn, write_json
+from .bundle import read_int, read_json, write_json
+from .client import CreateError, Shim, spawn
+from .shim import fork_child
 
 
 def exec_process(bundle_dir, exec_spec, start=True):

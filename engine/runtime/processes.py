@@ -2,8 +2,8 @@
 import os
 import pwd
 
+from .bundle import read_json
 from .cgroups import Cgroup
-from .shim import read_json
 
 
 def _describe(pid):

@@ -17,7 +17,6 @@ Files in the bundle (or exec) directory: spec.json (exec.json), shim.pid, pid (t
 host pid), shim.sock, started, exit.json {"code", "oom_killed", "finished_at"}, shim.log
 (the shim's own errors).
 """
-import collections
 import errno
 import json
 import os
@@ -25,142 +24,20 @@ import selectors
 import signal
 import socket
 import struct
-import subprocess
 import sys
 import time
 import traceback
 
 from . import channel, console, init, namespaces
+from .bundle import read_json, read_line, remove, with_socket_address, write_json
 from .cgroups import Cgroup
+from .client import REQUEST_TIMEOUT, CreateError
 from .logs import JsonLog, timestamp
-
-ExitStatus = collections.namedtuple("ExitStatus", "code oom_killed finished_at")
 
 # How long output may still arrive after the process ended (a background child in the host
 # pid namespace can hold the pipe forever: stop waiting for it then).
 DRAIN_SECONDS = 2.0
-REQUEST_TIMEOUT = 10.0
-UNIX_PATH_MAX = 107
 STREAM_IDS = {"stdout": 1, "stderr": 2}
-
-
-class CreateError(RuntimeError):
-    """The container (or exec) could not be created; `exit_code` is docker's code for it."""
-
-    def __init__(self, message, exit_code=125):
-        RuntimeError.__init__(self, message)
-        self.exit_code = exit_code
-
-
-# --- files ---------------------------------------------------------------------------------
-
-def read_json(path):
-    with open(path) as handle:
-        return json.load(handle)
-
-
-def write_json(path, value):
-    """Atomically: a reader sees the old file or the whole new one."""
-    temporary = path + ".tmp"
-    with open(temporary, "w") as handle:
-        json.dump(value, handle)
-    os.replace(temporary, path)
-
-
-def read_int(path):
-    with open(path) as handle:
-        return int(handle.read())
-
-
-def _remove(path):
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-
-
-def _socket_address(directory, opened):
-    """shim.sock's address; a long bundle path goes through /proc/self/fd (108-byte limit)."""
-    path = os.path.join(directory, "shim.sock")
-    if len(path) <= UNIX_PATH_MAX:
-        return path
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    opened.append(fd)
-    return "/proc/self/fd/%d/shim.sock" % fd
-
-
-def _with_socket_address(directory, action):
-    opened = []
-    try:
-        return action(_socket_address(directory, opened))
-    finally:
-        for fd in opened:
-            os.close(fd)
-
-
-def _read_line(sock):
-    """One request/reply line, read byte by byte so nothing of a following stream is taken."""
-    line = b""
-    while not line.endswith(b"\n"):
-        try:
-            byte = sock.recv(1)
-        except ConnectionResetError:          # the shim exited with our request unread
-            byte = b""
-        if not byte:
-            break
-        line += byte
-    return line
-
-
-# --- starting a shim -------------------------------------------------------------------------
-
-def _engine_path():
-    """What to put on sys.path to import `engine`: the checkout, or the zipapp file itself
-    (this file is <root>/engine/runtime/shim.py either way)."""
-    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def spawn(mode, directory):
-    """Start a shim for `directory` and wait until its process is created (or failed).
-
-    The shim runs as `python -I -S -c <import engine.runtime.shim; main()>`, with the engine's
-    location on sys.path: that works from a checkout, an installed package and a zipapp, and
-    needs no console script. It starts in a new session and forks again, so it is nobody's
-    child once `spawn` returns: a daemon restart does not touch it.
-    """
-    code = ("import sys; sys.path.insert(0, %r); from engine.runtime.shim import main; main()"
-            % _engine_path())
-    ready_read, ready_write = os.pipe()
-    try:
-        with open(os.path.join(directory, "shim.log"), "ab") as log:
-            leader = subprocess.Popen(
-                [sys.executable, "-I", "-S", "-c", code, mode, directory, str(ready_write)],
-                pass_fds=(ready_write,), start_new_session=True, cwd="/",
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
-        os.close(ready_write)
-        ready_write = None
-        leader.wait()
-        with os.fdopen(ready_read, "rb") as ready:
-            ready_read = None
-            reply = ready.readline()
-    finally:
-        for fd in (ready_read, ready_write):
-            if fd is not None:
-                os.close(fd)
-    if not reply:
-        raise CreateError("the container shim failed to start (see %s)"
-                          % os.path.join(directory, "shim.log"))
-    message = json.loads(reply.decode())
-    if "error" in message:
-        raise CreateError(message["error"], message["code"])
-
-
-def launch(bundle_dir, spec):
-    """Create the container described by `spec` (see the package docstring); returns its Shim."""
-    os.makedirs(bundle_dir, exist_ok=True)
-    write_json(os.path.join(bundle_dir, "spec.json"), spec)
-    spawn("container", bundle_dir)
-    return Shim(bundle_dir)
 
 
 def main():
@@ -271,8 +148,8 @@ class Server:
         self.status, self.ended_at = None, None
         self.selector = selectors.DefaultSelector()
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        _remove(os.path.join(directory, "shim.sock"))
-        _with_socket_address(directory, self.listener.bind)
+        remove(os.path.join(directory, "shim.sock"))
+        with_socket_address(directory, self.listener.bind)
         self.listener.listen(64)
         self.selector.register(self.listener, selectors.EVENT_READ, self._accept)
         for fd in self.outputs:
@@ -306,7 +183,7 @@ class Server:
         sock, _ = listener.accept()
         sock.settimeout(REQUEST_TIMEOUT)
         try:
-            request = json.loads(_read_line(sock).decode() or "{}")
+            request = json.loads(read_line(sock).decode() or "{}")
             keep = getattr(self, "_op_%s" % request.get("op"), self._op_none)(sock, request)
         except (OSError, ValueError):
             keep = False
@@ -457,7 +334,7 @@ class Server:
         oom_killed = bool(self.cgroup is not None and self.cgroup.oom_kills())
         result = {"code": code, "oom_killed": oom_killed, "finished_at": timestamp()}
         write_json(os.path.join(self.directory, "exit.json"), result)
-        _remove(os.path.join(self.directory, "shim.sock"))
+        remove(os.path.join(self.directory, "shim.sock"))
         for sock in self.waiters:
             try:
                 self._reply(sock, result)
@@ -466,126 +343,3 @@ class Server:
             sock.close()
         for client in list(self.attached):
             self._detach(client)
-
-
-# --- the daemon's side -----------------------------------------------------------------------
-
-class Shim:
-    """A handle on a running (or finished) shim, from its directory; survives daemon restarts."""
-
-    def __init__(self, directory):
-        self.directory = directory
-        try:
-            self.pid = read_int(os.path.join(directory, "pid"))
-        except FileNotFoundError:
-            if not os.path.exists(os.path.join(directory, "exit.json")):
-                raise
-            self.pid = None                                  # cleaned up: only exit.json is left
-
-    def _path(self, name):
-        return os.path.join(self.directory, name)
-
-    def _connect(self, timeout=REQUEST_TIMEOUT):
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(timeout)
-        try:
-            _with_socket_address(self.directory, sock.connect)
-        except OSError:
-            sock.close()
-            raise
-        return sock
-
-    def _request(self, message, timeout=REQUEST_TIMEOUT):
-        """Send one request; -> (socket, reply dict or None when the shim hung up)."""
-        sock = self._connect(timeout)
-        sock.sendall((json.dumps(message) + "\n").encode())
-        line = _read_line(sock)
-        return sock, (json.loads(line.decode()) if line else None)
-
-    def _call(self, message):
-        try:
-            sock, reply = self._request(message)
-        except (FileNotFoundError, ConnectionRefusedError):
-            raise RuntimeError("container %s is not running" % os.path.basename(self.directory))
-        sock.close()
-        if reply is None or "error" in reply:
-            raise RuntimeError(reply["error"] if reply else "the shim hung up")
-
-    def start(self):
-        self._call({"op": "start"})
-
-    def resize(self, height, width):
-        self._call({"op": "resize", "height": height, "width": width})
-
-    def signal(self, signum):
-        self._call({"op": "signal", "signum": int(signum)})
-
-    def attach(self, stdin=False, stdout=True, stderr=True):
-        """A blocking socket: output as docker frames it; what you send is the stdin."""
-        sock, reply = self._request({"op": "attach", "stdin": stdin, "stdout": stdout,
-                                     "stderr": stderr})
-        if reply is None or "error" in reply:
-            sock.close()
-            raise RuntimeError(reply["error"] if reply else "container is not running")
-        sock.settimeout(None)
-        return sock
-
-    def wait(self, timeout=None):
-        """The ExitStatus once the process has ended; None if `timeout` seconds pass first."""
-        try:
-            sock, reply = self._request({"op": "wait"}, timeout)
-        except (FileNotFoundError, ConnectionRefusedError):
-            return self.exit_status()
-        except socket.timeout:
-            return None
-        sock.close()
-        return ExitStatus(**reply) if reply else self.exit_status()
-
-    def status(self):
-        if os.path.exists(self._path("exit.json")) or not self._shim_alive():
-            return "exited"
-        return "running" if os.path.exists(self._path("started")) else "created"
-
-    def exit_status(self):
-        """How it ended; a shim that vanished without saying (host reboot) counts as 255."""
-        try:
-            return ExitStatus(**read_json(self._path("exit.json")))
-        except FileNotFoundError:
-            if self._shim_alive():
-                return None
-            return ExitStatus(255, False, "")
-
-    def _shim_alive(self):
-        """Is shim.pid still our shim (and not a recycled pid after a reboot)?"""
-        try:
-            shim_pid = read_int(self._path("shim.pid"))
-            with open("/proc/%d/cmdline" % shim_pid, "rb") as handle:
-                return os.fsencode(self.directory) in handle.read().split(b"\0")
-        except (FileNotFoundError, ProcessLookupError, ValueError):
-            return False
-
-    def _stop(self):
-        """Kill the process if it still runs, and wait for the shim to record its end."""
-        if self._shim_alive():
-            try:
-                self.signal(signal.SIGKILL)
-            except RuntimeError:
-                pass                              # it ended meanwhile
-            self.wait(REQUEST_TIMEOUT)
-
-    def cleanup(self):
-        """Kill what is left, remove the cgroup and the shim's files (exit.json stays)."""
-        self._stop()
-        try:
-            spec = read_json(self._path("spec.json"))       # removed last: gone means done
-        except FileNotFoundError:
-            return
-        Cgroup(spec["cgroup"]["parent"], spec["id"]).remove()
-        exec_root = self._path("exec")
-        if os.path.isdir(exec_root):
-            from .exec import ExecShim
-            for name in os.listdir(exec_root):
-                ExecShim(os.path.join(exec_root, name)).cleanup()
-            os.rmdir(exec_root)
-        for name in ("shim.sock", "shim.pid", "pid", "started", "shim.log", "spec.json"):  # in order
-            _remove(self._path(name))

@@ -13,6 +13,7 @@ import struct
 import subprocess
 import sys
 import textwrap
+import zipfile
 
 import pytest
 
@@ -434,6 +435,36 @@ def test_the_shim_outlives_its_daemon_and_reconnects(containers):
     assert shim.wait().code == 137
     with open(spec["log"]["path"]) as log:
         assert '"log": "started\\n"' in log.read()
+
+
+def test_a_zipapp_engine_starts_its_shims_from_the_zipapp(containers, tmp_path):
+    """yard.pyz holds engine/ at its root: the shim must run from there, not a checkout."""
+    bundle = tmp_path / "yard.pyz"
+    with zipfile.ZipFile(str(bundle), "w") as archive:
+        for directory, _, files in os.walk(os.path.join(ENGINE_ROOT, "engine")):
+            for name in files:
+                if name.endswith(".py"):
+                    path = os.path.join(directory, name)
+                    archive.write(path, os.path.relpath(path, ENGINE_ROOT))
+    spec = containers.spec(["sh", "-c", "echo zipped; sleep 1000"])
+    daemon = subprocess.run([sys.executable, "-I", "-c", textwrap.dedent("""
+        import json, sys
+        sys.path.insert(0, sys.argv[1])
+        from engine import runtime
+        assert runtime.__file__.startswith(sys.argv[1]), runtime.__file__
+        runtime.launch(sys.argv[2], json.loads(sys.argv[3])).start()
+    """), str(bundle), os.path.dirname(spec["log"]["path"]), json.dumps(spec)], cwd="/")
+    assert daemon.returncode == 0
+    shim = runtime.Shim(os.path.dirname(spec["log"]["path"]))
+    containers.shims.append(shim)
+    with open(os.path.join(shim.directory, "shim.pid")) as handle:
+        shim_pid = int(handle.read())
+    with open("/proc/%d/cmdline" % shim_pid, "rb") as handle:
+        assert str(bundle).encode() in handle.read()
+    shim.signal(signal.SIGKILL)
+    assert shim.wait().code == 137
+    with open(spec["log"]["path"]) as log:
+        assert json.loads(log.readline())["log"] == "zipped\n"
 
 
 def test_cleanup_leaves_no_mount_cgroup_or_file(containers):
