@@ -83,7 +83,7 @@ def test_first_run_changes_second_run_changes_nothing(lab):
             ("Marker written once", "changed"), ("Only on EL hosts", "skipped"),
             ("record reload", "changed")]
         base = lab.base[host]
-        assert (base / "app.conf").read_text() == "# %s on debian 12\ngreeting = hello\n" % host
+        assert (base / "app.conf").read_text() == "# %s (targets) on debian 12\ngreeting = hello\n" % host
         assert oct((base / "app.conf").stat().st_mode & 0o7777) == "0o640"
         assert (base / "marker").read_text() == "made\n"
         assert (base / "reloads").read_text() == "reloaded\n"
