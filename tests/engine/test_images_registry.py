@@ -1,9 +1,12 @@
 """Pull and push against Debian's real CNCF registry on loopback."""
 import base64
+import http.client
+import http.server
 import json
 import os
 import secrets
 import subprocess
+import threading
 import urllib.request
 
 import pytest
@@ -238,3 +241,67 @@ def test_the_docker_cli_drives_push_and_pull(image_engine, registry, busybox_arc
     pulled = docker("pull", name)
     assert pulled.returncode == 0, pulled.stderr
     assert "Digest: %s\n" % digest in pulled.stdout
+
+
+class RedirectingFront:
+    """What a registry with an object-store backend does: blob downloads answer 307 to the storage.
+
+    Manifests and /v2/ are passed through to the real registry; blob GETs are redirected to it.
+    """
+
+    def __init__(self, registry):
+        front = self
+        self.redirected = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                if "/blobs/sha256:" in self.path:
+                    front.redirected.append(self.path)
+                    self.send_response(307)
+                    self.send_header("Location", registry.url + self.path)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                connection = http.client.HTTPConnection(registry.host)
+                connection.request("GET", self.path, headers={"Accept": self.headers.get("Accept", "*/*")})
+                answer = connection.getresponse()
+                body = answer.read()
+                connection.close()
+                self.send_response(answer.status)
+                for header in ("Content-Type", "Docker-Content-Digest", "WWW-Authenticate"):
+                    if answer.getheader(header):
+                        self.send_header(header, answer.getheader(header))
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.host = "127.0.0.1:%d" % self.server.server_port
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+@pytest.fixture
+def redirecting_front(registry):
+    front = RedirectingFront(registry)
+    yield front
+    front.stop()
+
+
+def test_blob_downloads_follow_redirects(make_image_engine, registry, redirecting_front, busybox_archive):
+    pusher, puller = make_image_engine(), make_image_engine()
+    loaded(pusher, busybox_archive, registry.host + "/redirected")
+    assert pusher.yard("push", registry.host + "/redirected").returncode == 0
+
+    pulled = puller.yard("pull", redirecting_front.host + "/redirected")
+    assert pulled.returncode == 0, pulled.stderr
+    assert len(redirecting_front.redirected) == 2          # the config and the layer
+    assert puller.service.resolve(redirecting_front.host + "/redirected").id == pusher.service.resolve("busybox").id
