@@ -5,8 +5,8 @@ The token service plays Docker Hub's auth.docker.io: it checks Basic credentials
 `auth: token:` trusts that certificate and checks every token itself.
 """
 import base64
+import datetime
 import json
-import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -15,7 +15,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import NameOID
 
 USER, PASSWORD = "alice", "wonderland"
 SERVICE, ISSUER = "yard-test-registry", "yard-test-issuer"
@@ -27,13 +28,17 @@ def _b64(data):
 
 class TokenService:
     def __init__(self, directory):
-        key, cert = directory / "token.key", directory / "token.pem"
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                        "-subj", "/CN=yard-test-token", "-keyout", str(key), "-out", str(cert)],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.cert_path = cert
-        self.key = serialization.load_pem_private_key(key.read_bytes(), password=None)
-        self.cert_der = x509.load_pem_x509_certificate(cert.read_bytes()).public_bytes(serialization.Encoding.DER)
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "yard-test-token")])
+        now = datetime.datetime.now(datetime.timezone.utc)
+        certificate = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+                       .public_key(self.key.public_key()).serial_number(x509.random_serial_number())
+                       .not_valid_before(now - datetime.timedelta(hours=1))
+                       .not_valid_after(now + datetime.timedelta(days=1))
+                       .sign(self.key, hashes.SHA256()))
+        self.cert_der = certificate.public_bytes(serialization.Encoding.DER)
+        self.cert_path = directory / "token.pem"          # the registry's rootcertbundle
+        self.cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
         self.requests = []          # (account or None, scope) of every token asked for
         service = self
 
