@@ -124,7 +124,7 @@ class Cgroup:
             _write(self.dirs["cpu"], "cpu.cfs_quota_us", limits["cpu_quota"])
         if limits.get("cpu_shares"):
             _write(self.dirs["cpu"], "cpu.shares", limits["cpu_shares"])
-        if limits.get("pids_limit"):
+        if (limits.get("pids_limit") or 0) > 0:              # docker: 0 or -1 is unlimited
             _write(self.dirs["pids"], "pids.max", limits["pids_limit"])
         if not privileged and "devices" in self.dirs:
             _write(self.dirs["devices"], "devices.deny", "a")
@@ -147,7 +147,7 @@ class Cgroup:
             # runc's conversion of shares [2, 262144] to weight [1, 10000].
             weight = 1 + ((limits["cpu_shares"] - 2) * 9999) // 262142
             _write(directory, "cpu.weight", weight)
-        if limits.get("pids_limit"):
+        if (limits.get("pids_limit") or 0) > 0:              # docker: 0 or -1 is unlimited
             _write(directory, "pids.max", limits["pids_limit"])
 
     def join(self):

@@ -71,10 +71,24 @@ def isolate_propagation():
 
 
 def mount_overlay(rootfs):
-    """The image layers (top-most first) under the container's writable layer, at merged."""
-    options = "lowerdir=%s,upperdir=%s,workdir=%s" % (
-        ":".join(rootfs["lower"]), rootfs["upper"], rootfs["work"])
-    mount("overlay", rootfs["merged"], "overlay", 0, options)
+    """The image layers (top-most first) under the container's writable layer, at merged.
+
+    Mount options must fit in one page (4 KiB), which a few dozen layer paths do not: each
+    directory is named through a short /proc/self/fd/N link to an open descriptor instead.
+    """
+    for name in ("upper", "work", "merged"):
+        os.makedirs(rootfs[name], mode=0o755, exist_ok=True)
+    fds = [os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+           for path in rootfs["lower"] + [rootfs["upper"], rootfs["work"]]]
+    try:
+        links = ["/proc/self/fd/%d" % fd for fd in fds]
+        options = "lowerdir=%s,upperdir=%s,workdir=%s" % (":".join(links[:-2]), links[-2], links[-1])
+        if len(options) >= 4096:
+            raise RuntimeError("too many image layers for one overlay mount (%d)" % (len(fds) - 2))
+        mount("overlay", rootfs["merged"], "overlay", 0, options)
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 def mount_proc(root):

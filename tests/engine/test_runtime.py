@@ -285,13 +285,19 @@ def test_mounts_and_etc_files(containers, tmp_path):
     (data / "in").write_text("from host")
     hosts = tmp_path / "hosts"
     hosts.write_text("10.1.2.3 peer\n")
-    status, out, err = containers.run(
-        sh("cat /data/in; cat /etc/hosts; touch /ro/x || echo ro; echo new > /data/out"),
+    spec = containers.spec(
+        sh("cat /data/in; cat /etc/hosts; touch /ro/x || echo ro; echo new > /data/out; echo w > /written"),
         mounts=[{"source": str(data), "destination": "/data"},
                 {"source": str(data), "destination": "/ro", "readonly": True}],
         etc_files={"/etc/hosts": str(hosts)})
+    shim = containers.launch_spec(spec)
+    stream = shim.attach()
+    shim.start()
+    out, _ = demultiplex(read_all(stream))
     assert out.decode().split("\n")[:3] == ["from host10.1.2.3 peer", "ro", ""]
     assert (data / "out").read_text() == "new\n"
+    with open(os.path.join(spec["rootfs"]["upper"], "written")) as written:   # the writable layer
+        assert written.read() == "w\n"
 
 
 def test_the_json_log_holds_each_line_and_rotates(containers):
@@ -481,6 +487,23 @@ def test_cleanup_leaves_no_mount_cgroup_or_file(containers):
     assert not os.path.exists(cgroup_dir)
     assert sorted(os.listdir(shim.directory)) == ["exit.json", "json.log"]
     assert shim.exit_status().code == 137
+
+
+def test_an_image_of_many_layers_with_long_paths(containers, tmp_path):
+    """60 layers at ~100-character paths: more than a page of absolute overlay options."""
+    layers = []
+    for index in range(60):
+        layer = tmp_path / "layers" / ("%02d-%s" % (index, "x" * 90)) / "diff"
+        (layer / "etc").mkdir(parents=True)
+        (layer / "etc" / ("layer-%02d" % index)).write_text(str(index))
+        layers.append(str(layer))
+    spec = containers.spec(sh("ls /etc | grep -c layer-; cat /etc/layer-59"))
+    spec["rootfs"]["lower"] = layers + spec["rootfs"]["lower"]
+    shim = containers.launch_spec(spec)
+    stream = shim.attach()
+    shim.start()
+    out, _ = demultiplex(read_all(stream))
+    assert out.split() == [b"60", b"59"]
 
 
 def test_a_bad_limit_fails_launch_and_leaves_no_cgroup(containers):
