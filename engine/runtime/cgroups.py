@@ -1,8 +1,8 @@
 """A container's cgroup, <parent>/<id>, on cgroup v1, v2 and hybrid hosts.
 
-v1 (EL7/EL8) and hybrid (v1 controllers plus an empty v2 tree, like the lab machine) use the
-v1 controllers; a pure v2 host (EL9) the unified tree. The parent is a path from the
-hierarchy's root, as docker's --cgroup-parent.
+v1 (EL7/EL8) and hybrid (v1 controllers plus an empty v2 tree, like the lab machine) put
+the limits in the v1 controllers; a pure v2 host (EL9) in the unified tree. The parent is
+a path from each hierarchy's root, as docker's --cgroup-parent.
 """
 import errno
 import os
@@ -16,32 +16,41 @@ V2_CONTROLLERS = ("memory", "cpu", "pids")
 DEVICE_RULES = ("c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm",
                 "c 1:9 rwm", "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm")
 
+# Hierarchies without limits that a container joins anyway: systemd tracks a service's
+# processes there (name=systemd on v1, unified on hybrid), and a container left in the
+# daemon's service would be counted, and stopped, with it.
+TRACKING = ("name=systemd", "unified")
+
 _hierarchies = None
 
 
 def hierarchies():
-    """{"memory": mountpoint, ...} for mounted v1 controllers, or {"unified": mountpoint} on v2."""
+    """{"memory": mountpoint, ..., "name=systemd": ..., "unified": ...}: what is mounted.
+
+    A pure v2 host has only "unified"; v1 and hybrid hosts have the v1 controllers.
+    """
     global _hierarchies
     if _hierarchies is None:
-        v1, unified = {}, None
+        found = {}
         with open("/proc/self/mountinfo") as handle:
             for line in handle:
                 fields = line.split()
                 mountpoint = fields[4]
                 fstype, options = fields[-3], fields[-1].split(",")
                 if fstype == "cgroup":
-                    for controller in V1_CONTROLLERS:
-                        if controller in options:
-                            v1.setdefault(controller, mountpoint)
-                elif fstype == "cgroup2" and unified is None:
-                    unified = mountpoint
-        if v1:
-            _hierarchies = v1
-        elif unified:
-            _hierarchies = {"unified": unified}
-        else:
+                    for name in V1_CONTROLLERS + ("name=systemd",):
+                        if name in options:
+                            found.setdefault(name, mountpoint)
+                elif fstype == "cgroup2":
+                    found.setdefault("unified", mountpoint)
+        if not found:
             raise RuntimeError("no cgroup hierarchy is mounted (looked in /proc/self/mountinfo)")
+        _hierarchies = found
     return _hierarchies
+
+
+def is_v2():
+    return not any(controller in hierarchies() for controller in V1_CONTROLLERS)
 
 
 def _read(directory, name):
@@ -77,7 +86,7 @@ class Cgroup:
 
     def __init__(self, parent, name):
         mounts = hierarchies()
-        self.v2 = "unified" in mounts
+        self.v2 = is_v2()
         self.parent = parent.strip("/")
         relative = os.path.join(self.parent, name)
         self.dirs = {controller: os.path.join(mountpoint, relative)
@@ -91,8 +100,13 @@ class Cgroup:
         """Make the directories and write the limits (a spec's "cgroup" dict)."""
         if self.v2:
             self._enable_v2_controllers()
-        for directory in self._unique_dirs():
-            os.makedirs(directory, exist_ok=True)
+        for name, directory in sorted(self.dirs.items()):
+            try:
+                os.makedirs(directory, exist_ok=True)
+            except OSError:
+                if self.v2 or name not in TRACKING:
+                    raise
+                del self.dirs[name]      # bookkeeping only: a read-only tree (nspawn) is no error
         if self.v2:
             self._limit_v2(limits)
         else:
@@ -152,8 +166,9 @@ class Cgroup:
 
     def join(self):
         """Move the calling process into every hierarchy of this cgroup ("0" means "me")."""
-        for directory in self._unique_dirs():
-            _write(directory, "cgroup.procs", 0)
+        for name, directory in sorted(self.dirs.items()):
+            if self.v2 or name not in TRACKING or os.path.isdir(directory):
+                _write(directory, "cgroup.procs", 0)
 
     def pids(self):
         """Host pids of the processes in the cgroup ([] once it is gone)."""

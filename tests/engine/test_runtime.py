@@ -144,7 +144,7 @@ def host_cgroup_dir(pid, controller):
     with open("/proc/%d/cgroup" % pid) as handle:
         for line in handle:
             _, names, path = line.rstrip("\n").split(":", 2)
-            if "unified" in hierarchies and names == "":
+            if cgroups.is_v2() and names == "":
                 return hierarchies["unified"] + path
             if controller in names.split(","):
                 return hierarchies[controller] + path
@@ -324,7 +324,12 @@ def test_limits_are_written_to_the_cgroup(containers):
     shim.start()
     memory = host_cgroup_dir(shim.pid, "memory")
     assert memory.endswith("/%s/%s" % (containers.parent, spec["id"]))
-    if cgroups.hierarchies().get("unified"):
+    with open("/proc/%d/cgroup" % shim.pid) as handle:
+        joined = {names: path for _, names, path in (l.strip().split(":", 2) for l in handle)}
+    wanted = {"memory", "pids", "devices", "cpu", "cpuacct", "name=systemd", ""}     # "": unified
+    assert all(path == "/%s/%s" % (containers.parent, spec["id"])
+               for names, path in joined.items() if set(names.split(",")) & wanted)
+    if cgroups.is_v2():
         assert read(memory + "/memory.max") == str(limits["memory"])
         assert read(memory + "/cpu.max") == "50000 100000"
         assert read(memory + "/pids.max") == "40"
