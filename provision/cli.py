@@ -14,6 +14,7 @@ EXIT_OK = 0
 EXIT_ERROR = 1           # bad input: inventory, flags, variables
 EXIT_FAILED_HOSTS = 2
 EXIT_UNREACHABLE_HOSTS = 4
+EXIT_INTERRUPTED = 99    # Ctrl-C, as ansible-playbook's "user interrupted execution"
 
 
 def build_parser():

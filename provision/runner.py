@@ -4,20 +4,22 @@ One host's run, in order (the rules are written down in provision/actions/__init
 connect, facts (one round trip), render and validate every step (nothing has changed yet, so a
 bad variable leaves the host untouched), checks (one round trip), then plan and apply step by
 step, re-checking the remaining steps after each change; notified handlers last. A host that
-fails or cannot be reached never stops the others.
+fails or cannot be reached never stops the others. Ctrl-C stops every host after the step it
+is running (and the handlers those changes notified), then prints the recap.
 """
 import re
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 from uuid import uuid4
 
 from provision import actions, facts as host_facts, inventory, steps as step_file, variables
 from provision.actions import ActionError, ArgError, Context, Observed, Ok, quote
-from provision.cli import EXIT_ERROR, EXIT_FAILED_HOSTS, EXIT_OK, EXIT_UNREACHABLE_HOSTS
+from provision.cli import EXIT_ERROR, EXIT_FAILED_HOSTS, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNREACHABLE_HOSTS
 from provision.hosts import HostVarError
 from provision.report import HostResult, Report, StepResult, redact, write_json
 from provision.transport import Connection, RemoteError, TransportError
@@ -36,6 +38,7 @@ class Job:
     accept_new: bool
     groups: dict          # group -> its hosts (Ansible's `groups`)
     group_names: dict     # host -> its groups (Ansible's `group_names`)
+    stop: threading.Event = field(default_factory=threading.Event)   # set by Ctrl-C
 
 
 @dataclass
@@ -81,13 +84,20 @@ def apply(args):
     report.start([host.name for host in hosts])
     try:
         with ThreadPoolExecutor(max_workers=max(1, args.forks)) as pool:
-            results = list(pool.map(lambda host: run_host(host, job, report), hosts))
+            futures = [pool.submit(run_host, host, job, report) for host in hosts]
+            try:
+                results = [future.result() for future in futures]
+            except KeyboardInterrupt:
+                job.stop.set()
+                print("provision: interrupted: every host stops after its current step", file=sys.stderr,
+                      flush=True)
+                results = [future.result() for future in futures]
     finally:
         report.stop()
     report.recap(results)
     if args.report:
         write_json(args.report, results, args.check)
-    return exit_code(results)
+    return EXIT_INTERRUPTED if job.stop.is_set() else exit_code(results)
 
 
 def groups_of(inv):
@@ -114,6 +124,8 @@ def exit_code(results):
 def run_host(host, job, report):
     """One host's whole run; never raises, the HostResult says how it went."""
     result = HostResult(host.name)
+    if job.stop.is_set():   # interrupted before this host's turn came
+        return result
     secrets = (host.password, host.become_password)
     conn = Connection(host, known_hosts=job.known_hosts, accept_new=job.accept_new)
     try:
@@ -164,22 +176,22 @@ class HostRun:
         The check snippet depends only on the arguments and facts, which stay the same for the
         whole run, so the re-checks after a change reuse it.
         """
-        field = "when"
+        part = "when"
         try:
             if not variables.evaluate_when(step.when, scope):
                 return Prepared(step, result=StepResult(step.name, step.action.name, "skipped",
                                                         "when: %s is false" % step.when))
-            field = "args"
+            part = "args"
             args = actions.validate(step.action.args, variables.render_value(step.args, scope))
             context = Context(self.host.name, scope, facts,
                               lambda src: self.job.templates.render(src, scope))
             args = step.action.prepare(args, context)
-            field = "check"
+            part = "check"
             return Prepared(step, args=args, check=step.action.check(args, facts))
         except ArgError as error:
             message = str(error)
         except Exception as error:   # a variable, a template, or the action's own prepare
-            message = "%s: %s" % (field, describe(error))
+            message = "%s: %s" % (part, describe(error))
         return Prepared(step, result=StepResult(step.name, step.action.name, "failed",
                                                 "%s: %s" % (step.where, message)))
 
@@ -189,6 +201,8 @@ class HostRun:
         observed = None   # checked lazily: first when a step needs it, again after each change
         for index, item in enumerate(prepared):
             step = item.step
+            if self.job.stop.is_set() and not handler:
+                break
             if item.result:
                 self._record(item.result, handler)
                 continue

@@ -5,9 +5,11 @@ Two inventory hosts reach the same sshd: `one` as the key user (sudo without a p
 """
 import dataclasses
 import json
+import signal
 import socket
 import subprocess
 import sys
+import time
 from io import StringIO
 from pathlib import Path
 
@@ -278,3 +280,31 @@ def test_unknown_host_key_is_unreachable_unless_new_keys_are_accepted(lab, tmp_p
     code, out, report = lab.apply("--limit", "one", "--accept-new-host-keys")
     assert code == 0, out
     assert "[127.0.0.1]:%d" % lab.sshd.port in known_hosts.read_text()
+
+
+def test_ctrl_c_finishes_the_current_step_then_stops(lab):
+    provision = Path(sys.executable).with_name("provision")
+    run = subprocess.Popen([str(provision), "apply", str(lab.inventory), "--steps", str(STEPS / "interrupt.yml"),
+                            "--known-hosts", lab.sshd.known_hosts, "--limit", "one"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    base = lab.base["one"]
+    give_up = time.monotonic() + 120   # a guard against a hang, not a timing assertion
+    try:
+        while not (base / "started").exists():
+            assert run.poll() is None and time.monotonic() < give_up, "the slow step never started"
+            time.sleep(0.1)
+        run.send_signal(signal.SIGINT)
+        assert "interrupted" in run.stderr.readline()   # the runner has taken the interrupt
+        (base / "go").touch()
+        out, err = run.communicate(timeout=120)
+    finally:
+        if base.exists():
+            (base / "go").touch()   # never leave the remote loop running
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert run.returncode == cli.EXIT_INTERRUPTED, out + err
+    assert "changed: [one] Waits for the test" in out
+    assert not (base / "after").exists()
+    assert (base / "reloads").read_text() == "reloaded\n"   # the change made still got its handler
+    assert "PLAY RECAP" in out
