@@ -21,7 +21,10 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="provision", description=__doc__.splitlines()[0])
     verbs = parser.add_subparsers(dest="verb", required=True)
 
-    apply = verbs.add_parser("apply", help="prepare the hosts of an inventory")
+    apply = verbs.add_parser(
+        "apply", help="prepare the hosts of an inventory",
+        epilog="exit status: 0 every host fine, 1 bad input, 2 failed hosts, 4 unreachable hosts"
+               " (6: both), 99 interrupted")
     apply.add_argument("inventory", help="Ansible INI inventory file")
     apply.add_argument("--steps", metavar="FILE",
                        help="step file to apply (default provision/steps.yml)")
