@@ -5,6 +5,7 @@ Names may hold slashes and ports (`127.0.0.1:5000/ns/app:1`), so they are routed
 """
 import base64
 import binascii
+import contextlib
 import json
 import os
 import threading
@@ -55,7 +56,7 @@ def register(router, services):
 
     def list_images(request):
         with _errors():
-            return images.list_images(request.flag("all"), _filters(request))
+            return images.list_images(_filters(request))
 
     def inspect(request, name):
         with _errors():
@@ -67,7 +68,7 @@ def register(router, services):
 
     def remove(request, name):
         with _errors():
-            return images.remove(_name(name), request.flag("force"), request.flag("noprune"))
+            return images.remove(_name(name), request.flag("force"))
 
     def prune(request):
         with _errors():
@@ -150,17 +151,13 @@ class ProgressStream:
         return True
 
 
-class _errors:
+@contextlib.contextmanager
+def _errors():
     """Turn the service's exceptions into API errors with docker's statuses."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, error, traceback):
-        api_error = _api_error(error) if error is not None else None
-        if api_error is not None:
-            raise api_error
-        return False
+    try:
+        yield
+    except (ImageNotFound, ImageConflict, ImageError, RegistryError) as error:
+        raise _api_error(error)
 
 
 def _api_error(error):

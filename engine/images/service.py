@@ -9,12 +9,13 @@ and RegistryError (from the registry) pass up to the API, which maps them to sta
 """
 import calendar
 import fnmatch
+import http.client
 import re
 import time
 
 from engine.images import archive, pull as pulling, push as pushing
 from engine.images.layers import LayerError
-from engine.images.reference import InvalidReference, parse, split_domain
+from engine.images.reference import DEFAULT_DOMAIN, LEGACY_DOMAIN, InvalidReference, parse
 from engine.images.registry import Endpoint, RegistryError, endpoints
 from engine.images.store import DigestMismatch, Store
 
@@ -84,7 +85,8 @@ class ImageService:
                 return Image(self.store, found[0], references)
         raise ImageNotFound("No such image: %s" % (reference.familiar if reference else name))
 
-    def list_images(self, all_images=False, filters=None):
+    def list_images(self, filters=None):
+        """GET /images/json. (`all` changes nothing here: there are no intermediate images.)"""
         filters = filters or {}
         references = self.store.references()
         images = [Image(self.store, image_id, references) for image_id in self.store.image_ids()]
@@ -139,8 +141,11 @@ class ImageService:
         image = self.resolve(source)
         self.store.set_reference(_parse(repository + (":" + tag if tag else "")), image.id)
 
-    def remove(self, name, force=False, noprune=False):
-        """docker rmi: [{"Untagged": ref}, ..., {"Deleted": id}]."""
+    def remove(self, name, force=False):
+        """docker rmi: [{"Untagged": ref}, ..., {"Deleted": id}].
+
+        (`noprune` has nothing to spare: images here have no untagged parents.)
+        """
         with self.store.lock:
             image = self.resolve(name)
             reference = parse_or_none(name)
@@ -233,7 +238,7 @@ class ImageService:
     def login(self, credentials):
         """Check credentials against a registry, as `docker login` does (POST /auth)."""
         server = re.sub(r"^[a-z]+://", "", credentials.get("serveraddress") or "").split("/")[0]
-        domain = "docker.io" if server in ("", "index.docker.io") else split_domain(server + "/x")[0]
+        domain = DEFAULT_DOMAIN if server in ("", DEFAULT_DOMAIN, LEGACY_DOMAIN, "registry-1.docker.io") else server
         last_error = None
         for base_url, verify_tls, _ in endpoints(domain, self.config, push=True):
             endpoint = Endpoint(base_url, verify_tls, credentials)
@@ -243,8 +248,9 @@ class ImageService:
             except RegistryError as error:
                 last_error = error
                 if error.status is not None:
-                    raise RegistryError("login attempt to %s/v2/ failed with status: %d Unauthorized"
-                                        % (base_url, error.status), error.status)
+                    raise RegistryError("login attempt to %s/v2/ failed with status: %d %s"
+                                        % (base_url, error.status, http.client.responses.get(error.status, "")),
+                                        error.status)
         raise last_error
 
     # --- archives ----------------------------------------------------------------------------
@@ -252,9 +258,8 @@ class ImageService:
         images = []
         for name in names:
             image = self.resolve(name)
-            reference = parse_or_none(name)
-            tags = [reference] if reference in image.repo_tags else (image.repo_tags if reference is None else [])
-            images.append((image.id, tags))
+            reference = parse_or_none(name)          # saved by id: no tags, as docker does
+            images.append((image.id, [reference] if reference in image.repo_tags else []))
         archive.save(self.store, images, out)
 
     def load(self, path, progress):
