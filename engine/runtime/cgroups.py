@@ -7,7 +7,10 @@ a path from each hierarchy's root, as docker's --cgroup-parent.
 import errno
 import os
 import signal
+import struct
 import time
+
+from . import namespaces
 
 V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "pids", "devices")
 V2_CONTROLLERS = ("memory", "cpu", "pids")
@@ -91,6 +94,7 @@ class Cgroup:
         relative = os.path.join(self.parent, name)
         self.dirs = {controller: os.path.join(mountpoint, relative)
                      for controller, mountpoint in mounts.items()}
+        self._oom_events = None
 
     def _unique_dirs(self):
         """Co-mounted controllers (EL7's cpu,cpuacct) share one directory."""
@@ -177,6 +181,31 @@ class Cgroup:
             return [int(pid) for pid in _read(directory, "cgroup.procs").split()]
         except FileNotFoundError:
             return []
+
+    def watch_oom(self):
+        """On v1, have the kernel count this cgroup's OOM events in an eventfd: kernels before
+        4.13 (EL7) keep no oom_kill counter, and this is how docker learns of OOMs there."""
+        if self.v2 or "memory" not in self.dirs:
+            return
+        self._oom_events = namespaces.eventfd()
+        control = os.open(os.path.join(self.dirs["memory"], "memory.oom_control"), os.O_RDONLY)
+        try:
+            _write(self.dirs["memory"], "cgroup.event_control", "%d %d" % (self._oom_events, control))
+        finally:
+            os.close(control)
+
+    def oom_events(self):
+        """OOM events seen since the last call (0 without watch_oom)."""
+        if self._oom_events is None:
+            return 0
+        try:
+            return struct.unpack("Q", os.read(self._oom_events, 8))[0]
+        except BlockingIOError:
+            return 0
+
+    def oom_killed(self):
+        """Has the kernel's OOM killer struck in this cgroup?"""
+        return self.oom_kills() > 0 or self.oom_events() > 0
 
     def oom_kills(self):
         """How many processes of this cgroup the kernel's OOM killer has killed."""

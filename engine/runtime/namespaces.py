@@ -80,6 +80,15 @@ def pivot_root(new_root, put_old):
            "pivot_root", new_root, put_old)
 
 
+EFD_NONBLOCK = 0o4000
+EFD_CLOEXEC = 0o2000000
+
+
+def eventfd():
+    """A non-blocking, close-on-exec eventfd (os.eventfd is Python 3.10+)."""
+    return _check(_libc.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd")
+
+
 def sethostname(name):
     raw = name.encode()
     _check(_libc.sethostname(raw, len(raw)), "sethostname", name)

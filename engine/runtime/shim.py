@@ -71,6 +71,7 @@ def _create_container(directory):
     cgroup = Cgroup(spec["cgroup"]["parent"], spec["id"])
     try:
         cgroup.create(spec["cgroup"], spec.get("privileged", False))
+        cgroup.watch_oom()
         start_pid_namespace = (spec.get("namespaces") or {}).get("pid") != "host"
         return fork_child(directory, spec.get("tty", False), spec.get("stdin", False),
                           start_pid_namespace,
@@ -331,7 +332,7 @@ class Server:
             code = 128 + os.WTERMSIG(self.status)
         else:
             code = os.WEXITSTATUS(self.status)
-        oom_killed = bool(self.cgroup is not None and self.cgroup.oom_kills())
+        oom_killed = self.cgroup is not None and self.cgroup.oom_killed()
         result = {"code": code, "oom_killed": oom_killed, "finished_at": timestamp()}
         write_json(os.path.join(self.directory, "exit.json"), result)
         remove(os.path.join(self.directory, "shim.sock"))

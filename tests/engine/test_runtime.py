@@ -357,6 +357,22 @@ def test_out_of_memory_exits_137_and_says_so(containers):
     assert status.oom_killed is True
 
 
+@pytest.mark.skipif(cgroups.is_v2(), reason="v1 OOM notification")
+def test_v1_oom_events_are_seen_without_the_oom_kill_counter(cgroup_parent):
+    """EL7's kernel has no oom_kill counter: the eventfd on memory.oom_control must do."""
+    limit = 16 * 1024 * 1024
+    cgroup = cgroups.Cgroup(cgroup_parent, "oom-" + binascii.hexlify(os.urandom(4)).decode())
+    cgroup.create({"memory": limit, "memory_swap": limit})
+    try:
+        cgroup.watch_oom()
+        assert cgroup.oom_events() == 0
+        eater = subprocess.run([BUSYBOX, "tail", "/dev/zero"], preexec_fn=cgroup.join)
+        assert eater.returncode == -signal.SIGKILL
+        assert cgroup.oom_events() >= 1
+    finally:
+        cgroup.remove()
+
+
 def test_a_fork_bomb_stops_at_the_pids_limit(containers):
     status, out, err = containers.run(sh("""
         (i=0; while [ $i -lt 60 ]; do sleep 1000 & i=$((i+1)); done) 2>/dev/null
