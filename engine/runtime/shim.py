@@ -144,7 +144,7 @@ class Server:
         self.directory, self.pid, self.start_sock = directory, pid, start_sock
         self.stdin, self.outputs, self.master = stdin, dict(outputs), master
         self.log, self.cgroup = log, cgroup
-        self.stdin_pending = b""
+        self.stdin_pending, self.stdin_ends = b"", False
         self.attached, self.waiters = [], []
         self.status, self.ended_at = None, None
         self.selector = selectors.DefaultSelector()
@@ -281,17 +281,21 @@ class Server:
             data = b""
         if data:
             self.stdin_pending += data
-            self._flush_stdin(None)
-            return
-        # The client closed its sending side: it keeps receiving output.
-        self.selector.unregister(client.sock)
-        client.stdin = False
-        if self.master is None and self.stdin is not None and not self.stdin_pending:
-            self._close_stdin()
+        else:
+            # The client closed its sending side (it keeps receiving output). Without a tty
+            # that is the end of the process's stdin, as with `docker run -i`.
+            self.selector.unregister(client.sock)
+            client.stdin = False
+            self.stdin_ends = self.master is None
+        self._flush_stdin(None)
 
     def _flush_stdin(self, _):
+        """Write what clients sent without ever blocking the loop on a process not reading."""
+        if self.stdin is None:
+            self.stdin_pending = b""
+            return
         try:
-            written = os.write(self.stdin, self.stdin_pending)
+            written = os.write(self.stdin, self.stdin_pending) if self.stdin_pending else 0
         except BlockingIOError:
             written = 0
         except OSError:                              # nobody reads stdin any more
@@ -302,10 +306,9 @@ class Server:
             self.selector.register(self.stdin, selectors.EVENT_WRITE, self._flush_stdin)
         elif not self.stdin_pending and registered:
             self.selector.unregister(self.stdin)
-
-    def _close_stdin(self):
-        os.close(self.stdin)
-        self.stdin = None
+        if not self.stdin_pending and self.stdin_ends:
+            os.close(self.stdin)
+            self.stdin = None
 
     # the end
 

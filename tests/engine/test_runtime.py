@@ -272,10 +272,10 @@ def test_stdin_reaches_the_command_and_its_end_closes_it(containers):
     shim, _ = containers.launch(["sh", "-c", "wc -l; echo done >&2"], stdin=True)
     stream = shim.attach(stdin=True, stdout=True, stderr=True)
     shim.start()
-    stream.sendall(b"one\ntwo\nthree\n")
+    stream.sendall(b"one\ntwo\nthree\n" + b"more\n" * 100000)      # more than a pipe holds
     stream.shutdown(socket.SHUT_WR)
     out, err = demultiplex(read_all(stream))
-    assert (out.strip(), err) == (b"3", b"done\n")
+    assert (out.strip(), err) == (b"100003", b"done\n")
     assert shim.wait().code == 0
 
 
