@@ -214,7 +214,7 @@ class ImageService:
         with self.store.writing():
             try:
                 return pulling.pull(self.store, reference, self.config, credentials, progress)
-            except DigestMismatch as error:
+            except (DigestMismatch, LayerError) as error:
                 raise RegistryError(str(error))
             except RegistryError as error:
                 if error.status in (401, 403) or error.code in ("NAME_UNKNOWN", "DENIED", "UNAUTHORIZED"):
@@ -266,7 +266,7 @@ class ImageService:
         with self.store.writing():
             try:
                 return archive.load(self.store, path, progress)
-            except (archive.ArchiveError, DigestMismatch) as error:
+            except (archive.ArchiveError, DigestMismatch, LayerError) as error:
                 raise ImageError(str(error))
 
     def import_(self, path, repository=None, tag=None, message="", changes=None):

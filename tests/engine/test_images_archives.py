@@ -82,12 +82,21 @@ def test_an_archive_written_by_docker_save_loads(dockerd, image_engine, tmp_path
         assert motd.read() == "made by dockerd\n"
 
 
-def _oci_layout(path, tag, with_docker_manifest):
-    """An OCI image layout archive (gzip layer) as buildah/skopeo write it, or docker 25 with manifest.json."""
+def _compress(raw, compression):
+    if compression == "gzip":
+        return gzip.compress(raw), "application/vnd.oci.image.layer.v1.tar+gzip"
+    if compression == "zstd":
+        zstd = subprocess.run(["zstd", "-q", "-c"], input=raw, stdout=subprocess.PIPE, check=True)
+        return zstd.stdout, "application/vnd.oci.image.layer.v1.tar+zstd"
+    return raw, "application/vnd.oci.image.layer.v1.tar"
+
+
+def _oci_layout(path, tag, with_docker_manifest, compression="gzip"):
+    """An OCI image layout archive as buildah/skopeo write it, or docker 25 (with manifest.json)."""
     layer_tar = path.parent / "oci-layer.tar"
     busybox_layer(layer_tar, files={"/etc/motd": b"from an OCI layout\n"})
     raw = layer_tar.read_bytes()
-    layer = gzip.compress(raw)
+    layer, layer_type = _compress(raw, compression)
     config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["sh"]},
                          "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(raw).hexdigest()]},
                          }).encode()
@@ -100,7 +109,7 @@ def _oci_layout(path, tag, with_docker_manifest):
 
     manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
                            "config": dict(blob(config), mediaType="application/vnd.oci.image.config.v1+json"),
-                           "layers": [dict(blob(layer), mediaType="application/vnd.oci.image.layer.v1.tar+gzip")],
+                           "layers": [dict(blob(layer), mediaType=layer_type)],
                            }).encode()
     index = {"schemaVersion": 2, "manifests": [dict(blob(manifest), **{
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
@@ -122,9 +131,11 @@ def _oci_layout(path, tag, with_docker_manifest):
             tar.addfile(info, io.BytesIO(data))
 
 
-@pytest.mark.parametrize("with_docker_manifest", [False, True], ids=["oci-only", "oci-with-manifest.json"])
-def test_an_oci_layout_archive_with_gzip_layers_loads(image_engine, tmp_path, with_docker_manifest):
-    _oci_layout(tmp_path / "oci.tar", "ocibox:1", with_docker_manifest)
+@pytest.mark.parametrize("with_docker_manifest, compression", [
+    (False, "gzip"), (True, "gzip"), (False, "zstd"), (True, None)],
+    ids=["oci-only-gzip", "with-manifest.json-gzip", "oci-only-zstd", "with-manifest.json-plain"])
+def test_an_oci_layout_archive_loads(image_engine, tmp_path, with_docker_manifest, compression):
+    _oci_layout(tmp_path / "oci.tar", "ocibox:1", with_docker_manifest, compression)
     loaded = image_engine.yard("load", "-i", tmp_path / "oci.tar")
     assert loaded.returncode == 0, loaded.stderr
     assert loaded.stdout == "Loaded image: ocibox:1\n"

@@ -1,4 +1,5 @@
 """Images without a registry: load, save, import, tag, rmi, prune, and whiteouts in overlayfs."""
+import io
 import json
 import os
 import subprocess
@@ -127,7 +128,6 @@ def test_load_refuses_an_archive_whose_layer_does_not_match_its_config(image_eng
             if member.name.endswith("layer.tar"):
                 data = data.replace(b"root:x:0:0", b"toor:x:0:0")
             member.size = len(data)
-            import io
             out.addfile(member, io.BytesIO(data))
     loaded = image_engine.yard("load", "-i", broken)
     assert loaded.returncode == 1
@@ -135,3 +135,24 @@ def test_load_refuses_an_archive_whose_layer_does_not_match_its_config(image_eng
     assert image_engine.yard("images", "-q").stdout == ""
     assert os.listdir(os.path.join(image_engine.root, "layers")) == []
     assert os.listdir(os.path.join(image_engine.root, "tmp")) == []
+
+
+def test_a_layer_cannot_write_outside_its_directory(image_engine, tmp_path):
+    from conftest import image_archive
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    with tarfile.open(str(tmp_path / "evil.tar"), "w") as tar:
+        link = tarfile.TarInfo("escape")
+        link.type = tarfile.SYMTYPE
+        link.linkname = str(outside)
+        tar.addfile(link)
+        planted = tarfile.TarInfo("escape/planted")
+        planted.size = 3
+        tar.addfile(planted, io.BytesIO(b"bad"))
+    image_archive(tmp_path / "evil-image.tar", [tmp_path / "evil.tar"], "evil:latest")
+
+    loaded = image_engine.yard("load", "-i", tmp_path / "evil-image.tar")
+    assert loaded.returncode == 1
+    assert loaded.stderr == "Error response from daemon: layer entry 'escape' points outside the layer\n"
+    assert os.listdir(str(outside)) == []
+    assert os.listdir(os.path.join(image_engine.root, "layers")) == []
