@@ -75,15 +75,25 @@ Details the daemon may rely on:
 - The overlay and every mount exist only in the container's mount namespace: nothing is
   mounted on the host, so nothing can leak there.
 - memory_swap 0 with a memory limit means docker's default, swap = 2 x memory; -1 unlimited.
+  pids_limit 0 or -1: unlimited. The cgroup is <parent>/<id> in every v1 controller used
+  (memory, cpu, cpuacct, pids, devices) and also in name=systemd and, on hybrid hosts, the
+  unified tree, so systemd does not count containers as part of yardd.service. The shims
+  do stay in the daemon's cgroup: for live-restore, yardd's unit needs KillMode=process
+  (as docker.service has). OOMKilled comes from the kernel's oom_kill counters and, on
+  v1, an eventfd on memory.oom_control (kernels without the counter, EL7).
 - Namespaces also accept "uts": "host". Capabilities follow docker 20.10.14+: the set is
-  bounding, effective and permitted; inheritable and ambient are empty. On cgroup v1 the
-  devices controller allows docker's default devices only (not on v2, which needs eBPF).
+  bounding, effective and permitted; inheritable and ambient are empty. privileged: every
+  capability the engine itself has, /sys writable, nothing masked (no host devices are
+  added to /dev). On cgroup v1 the devices controller allows docker's default devices only
+  (not on v2, which needs eBPF).
 - exit_status() of a shim that vanished without writing one (a host reboot) is code 255.
+- resize() without a tty does nothing. The user's command is PID 1 of its namespace: as
+  with docker, it ignores signals it has no handler for, except SIGKILL.
 """
 from .cgroups import cgroup_stats
+from .client import CreateError, ExitStatus, Shim, launch
 from .exec import ExecShim, exec_process
 from .processes import processes
-from .client import CreateError, ExitStatus, Shim, launch
 
 __all__ = ["CreateError", "ExecShim", "ExitStatus", "Shim", "cgroup_stats", "exec_process",
            "launch", "processes"]

@@ -188,5 +188,5 @@ class Shim:
             for name in os.listdir(exec_root):
                 ExecShim(os.path.join(exec_root, name)).cleanup()
             os.rmdir(exec_root)
-        for name in ("shim.sock", "shim.pid", "pid", "started", "shim.log", "spec.json"):  # in order
+        for name in ("shim.sock", "shim.pid", "pid", "started", "shim.log", "spec.json"):
             remove(self._path(name))

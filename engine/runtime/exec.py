@@ -6,8 +6,8 @@ import os
 import shutil
 
 from . import capabilities, console, namespaces, process
-from .cgroups import Cgroup
 from .bundle import read_int, read_json, write_json
+from .cgroups import Cgroup
 from .client import CreateError, Shim, spawn
 from .shim import fork_child
 
