@@ -127,7 +127,8 @@ class Cgroup:
             os.makedirs(ancestor, exist_ok=True)
             available = _read(ancestor, "cgroup.controllers").split()
             wanted = " ".join("+" + c for c in V2_CONTROLLERS if c in available)
-            _write(ancestor, "cgroup.subtree_control", wanted)
+            if wanted:
+                _write(ancestor, "cgroup.subtree_control", wanted)
 
     def _limit_v1(self, limits, privileged):
         memory = limits.get("memory") or 0

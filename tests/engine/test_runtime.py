@@ -176,6 +176,11 @@ def test_the_command_is_pid_1(containers):
     assert pid == b"1"
 
 
+def test_no_engine_file_descriptor_leaks_into_the_container(containers):
+    status, out, _ = containers.run(["ls", "/proc/1/fd"])      # ls is PID 1; 3 is its listing
+    assert out.split() == [b"0", b"1", b"2", b"3"]
+
+
 def test_host_files_are_invisible_and_hostname_is_the_containers(containers, tmp_path):
     marker = tmp_path / "host-only"
     marker.write_text("secret")
@@ -534,6 +539,10 @@ def test_a_bad_limit_fails_launch_and_leaves_no_cgroup(containers):
         containers.launch_spec(spec)
     assert failed.value.exit_code == 125
     assert "memory" in str(failed.value) and "1024" in str(failed.value)
+    with pytest.raises(runtime.CreateError) as nosource:
+        containers.launch(["true"], mounts=[{"source": "/nonexistent-yardtest", "destination": "/d"}])
+    assert str(nosource.value) == ('invalid mount config for type "bind": bind source path does '
+                                   'not exist: /nonexistent-yardtest')
     for mountpoint in set(cgroups.hierarchies().values()):
         assert not os.path.exists(os.path.join(mountpoint, containers.parent, spec["id"]))
 
