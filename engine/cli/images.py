@@ -73,22 +73,23 @@ def registry_auth_header(domain):
 
 # --- output helpers -----------------------------------------------------------------------
 
-def show_progress(messages, out=None):
+def show_progress(messages, quiet=False):
     """Print a JSON progress stream as docker does without a terminal; raise on an error message."""
-    out = out or sys.stdout
     for message in messages:
         if message.get("error"):
             raise ProgressError(message["error"])
+        if quiet:
+            continue
         if message.get("stream"):
-            out.write(message["stream"])
+            sys.stdout.write(message["stream"])
             continue
         if (message.get("progressDetail") or {}).get("current") is not None:
             continue                # progress bars are for terminals
         if "status" not in message:
             continue
         prefix = "%s: " % message["id"] if message.get("id") else ""
-        out.write("%s%s\n" % (prefix, message["status"]))
-        out.flush()
+        sys.stdout.write("%s%s\n" % (prefix, message["status"]))
+        sys.stdout.flush()
 
 
 def table(rows):
@@ -178,10 +179,10 @@ def pull(client, argv):
                                   {"fromImage": reference.familiar_name, "tag": reference.tag or reference.digest},
                                   headers=registry_auth_header(reference.domain))
     try:
-        show_progress(messages, open(os.devnull, "w") if args.quiet else None)
+        show_progress(messages, args.quiet)
     except ProgressError as error:
         return _fail(error)
-    sys.stdout.write("%s\n" % (reference.familiar if args.quiet else reference))
+    sys.stdout.write("%s\n" % reference)
     return 0
 
 
@@ -197,7 +198,7 @@ def push(client, argv):
     messages = client.stream_json("POST", "/images/%s/push" % quote_name(reference.familiar_name),
                                   {"tag": reference.tag}, headers=registry_auth_header(reference.domain))
     try:
-        show_progress(messages, open(os.devnull, "w") if args.quiet else None)
+        show_progress(messages, args.quiet)
     except ProgressError as error:
         return _fail(error)
     if args.quiet:
@@ -279,7 +280,6 @@ def rmi(client, argv):
 
 def history(client, argv):
     parser = _parser("history", "Show the history of an image")
-    parser.add_argument("-H", "--human", action="store_true", default=True)
     parser.add_argument("--no-trunc", action="store_true", help="Don't truncate output")
     parser.add_argument("-q", "--quiet", action="store_true", help="Only show image IDs")
     parser.add_argument("image", metavar="IMAGE")
@@ -335,7 +335,7 @@ def load(client, argv):
     try:
         messages = client.stream_json("POST", "/images/load", {"quiet": args.quiet}, body=source,
                                       headers=_TAR_BODY)
-        show_progress(messages)
+        show_progress(messages)         # -q hides progress only; "Loaded image" still shows
     except ProgressError as error:
         return _fail(error)
     finally:

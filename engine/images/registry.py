@@ -124,8 +124,6 @@ class Endpoint:
             challenge = response.getheader("WWW-Authenticate", "")
             response.read()
             self._answer_challenge(challenge, scope)
-            if hasattr(body, "seek"):
-                body.seek(0)
             response = self._send(method, url, scope, headers, body)
         if response.status not in ok:
             raise error_from(response)
