@@ -1,5 +1,6 @@
 """Pull and push against Debian's real CNCF registry on loopback."""
 import base64
+import hashlib
 import http.client
 import http.server
 import json
@@ -305,3 +306,49 @@ def test_blob_downloads_follow_redirects(make_image_engine, registry, redirectin
     assert pulled.returncode == 0, pulled.stderr
     assert len(redirecting_front.redirected) == 2          # the config and the layer
     assert puller.service.resolve(redirecting_front.host + "/redirected").id == pusher.service.resolve("busybox").id
+
+
+def put_manifest(registry, repository, reference, manifest, media_type):
+    body = json.dumps(manifest).encode()
+    request = urllib.request.Request("%s/v2/%s/manifests/%s" % (registry.url, repository, reference), data=body,
+                                     method="PUT", headers={"Content-Type": media_type})
+    urllib.request.urlopen(request).close()
+    return {"mediaType": media_type, "digest": "sha256:" + hashlib.sha256(body).hexdigest(), "size": len(body)}
+
+
+@pytest.mark.parametrize("oci", [False, True], ids=["docker-manifest-list", "oci-index"])
+def test_a_multi_platform_image_pulls_this_hosts_platform(make_image_engine, registry, tmp_path, oci):
+    from engine.images.pull import host_platform
+    arch, _ = host_platform()
+    other = "s390x" if arch != "s390x" else "amd64"
+    pusher = make_image_engine()
+    manifests = []
+    for platform in (other, arch):
+        busybox_layer(tmp_path / "layer.tar", files={"/etc/platform": platform.encode()})
+        image_archive(tmp_path / "image.tar", [tmp_path / "layer.tar"], "multi:" + platform,
+                      config={"Labels": {"platform": platform}})
+        assert pusher.yard("load", "-i", tmp_path / "image.tar").returncode == 0
+        assert pusher.yard("tag", "multi:" + platform, "%s/multi:%s" % (registry.host, platform)).returncode == 0
+        assert pusher.yard("push", "%s/multi:%s" % (registry.host, platform)).returncode == 0
+        _, manifest = registry_manifest(registry, "multi", platform)
+        if oci:                           # the same image, described with OCI media types
+            manifest["mediaType"] = "application/vnd.oci.image.manifest.v1+json"
+            manifest["config"]["mediaType"] = "application/vnd.oci.image.config.v1+json"
+            for layer in manifest["layers"]:
+                layer["mediaType"] = "application/vnd.oci.image.layer.v1.tar+gzip"
+            descriptor = put_manifest(registry, "multi", "oci-" + platform, manifest, manifest["mediaType"])
+        else:
+            descriptor = put_manifest(registry, "multi", "v2-" + platform, manifest, MANIFEST_V2)
+        manifests.append(dict(descriptor, platform={"os": "linux", "architecture": platform}))
+    index_type = ("application/vnd.oci.image.index.v1+json" if oci
+                  else "application/vnd.docker.distribution.manifest.list.v2+json")
+    put_manifest(registry, "multi", "all", {"schemaVersion": 2, "mediaType": index_type, "manifests": manifests},
+                 index_type)
+
+    puller = make_image_engine()
+    pulled = puller.yard("pull", registry.host + "/multi:all")
+    assert pulled.returncode == 0, pulled.stderr
+    image = puller.service.resolve(registry.host + "/multi:all")
+    assert image.config["Labels"] == {"platform": arch}
+    with open(os.path.join(image.layer_dirs()[0], "etc/platform")) as platform_file:
+        assert platform_file.read() == arch
