@@ -351,13 +351,6 @@ def test_a_missing_file_is_an_error_naming_it(tmp_path):
         load(str(tmp_path / "nope.ini"))
 
 
-def test_an_error_leaves_nothing_behind_it_in_the_tree(tmp_path):
-    before = sorted(tmp_path.iterdir())
-    with pytest.raises(InventoryError):
-        load(write(tmp_path, "[web]\nweb1 port\n"))
-    assert sorted(tmp_path.iterdir()) == sorted(before + [tmp_path / "hosts.ini"])
-
-
 # --- --limit patterns ------------------------------------------------------------------------
 
 LIMITS = """\
