@@ -255,14 +255,14 @@ def test_dev_holds_only_the_default_devices(containers):
 
 
 def test_a_tty_is_the_containers_own_pty(containers):
-    shim, _ = containers.launch(sh("tty; stat -c %t:%T /dev/console; test -t 0 && echo in-tty"),
+    shim, _ = containers.launch(sh("tty; stat -c %t:%T /dev/console; test -t 0 && echo in-tty; stty size"),
                                 tty=True)
     stream = shim.attach(stdout=True, stderr=True)
     shim.resize(30, 100)
     shim.start()
     out = read_all(stream).decode()
     assert shim.wait().code == 0
-    assert out.split() == ["/dev/pts/0", "88:0", "in-tty"]     # raw bytes: no frames
+    assert out.split() == ["/dev/pts/0", "88:0", "in-tty", "30", "100"]   # raw bytes: no frames
 
 
 def test_signals_are_as_exec_leaves_them_and_the_command_leads_a_session(containers):
