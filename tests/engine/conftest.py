@@ -12,12 +12,13 @@ port, storage in a temporary directory, stopped and removed at teardown:
 
 Images built from busybox-static (no network needed):
 
-    busybox_layer(path, files=None, deletes=(), opaque=())
+    busybox_layer(path, files=None, deletes=(), opaque=())      (a fixture giving this function:
+                        test modules cannot import conftest, other directories have one too)
                         write a layer tarball: /bin/busybox, one symlink per applet, a small /etc,
                         plus `files` {"/etc/motd": b"...", ...}. `deletes` and `opaque` add OCI
                         whiteouts instead (`.wh.<name>`, `.wh..wh..opq`), for upper layers; with
                         those the layer holds only `files`, not busybox.
-    image_archive(path, layers, repo_tag, config=None)
+    image_archive(path, layers, repo_tag, config=None)          (a fixture giving this function)
                         write a `docker save` archive (legacy layout: manifest.json, <id>.json,
                         <dir>/layer.tar) from layer tarballs; `config` is the image's Config (Cmd, Env...)
     busybox_archive     fixture: path of an archive holding `busybox:latest` (one layer, Cmd ["sh"])
@@ -26,7 +27,8 @@ Images built from busybox-static (no network needed):
 
 An engine serving the image routes, until engine/daemon.py serves them all:
 
-    make_image_engine(config=None)   a factory: the Engine API (system + images routes) on a
+    make_image_engine(config=None, directory=None)   a factory (`directory`: start again on
+                        the state an earlier engine left there): the Engine API (system + images routes) on a
                         temporary Unix socket, with an ImageService rooted in a temporary directory
                         and `config` as daemon.json's registry keys. The engine has `.host`
                         ("unix://..."), `.root`, `.service`, `.yard(*args, input=None)` (runs the
@@ -189,7 +191,7 @@ def _add_file(tar, name, data, added, mode=0o644):
     tar.addfile(info, io.BytesIO(data))
 
 
-def busybox_layer(path, files=None, deletes=(), opaque=()):
+def write_busybox_layer(path, files=None, deletes=(), opaque=()):
     """Write a layer tarball at `path`; return its diff id (sha256 of the tar)."""
     added = set()
     with tarfile.open(str(path), "w", format=tarfile.PAX_FORMAT) as tar:
@@ -220,7 +222,7 @@ def busybox_layer(path, files=None, deletes=(), opaque=()):
         return "sha256:" + hashlib.sha256(layer.read()).hexdigest()
 
 
-def image_archive(path, layers, repo_tag, config=None):
+def write_image_archive(path, layers, repo_tag, config=None):
     """Write a `docker save` archive (legacy layout) of an image made of `layers`; return its id."""
     diff_ids = []
     for layer in layers:
@@ -253,21 +255,31 @@ def image_archive(path, layers, repo_tag, config=None):
 
 
 @pytest.fixture(scope="session")
+def busybox_layer():
+    return write_busybox_layer
+
+
+@pytest.fixture(scope="session")
+def image_archive():
+    return write_image_archive
+
+
+@pytest.fixture(scope="session")
 def busybox_archive(tmp_path_factory):
     directory = tmp_path_factory.mktemp("busybox")
-    busybox_layer(directory / "layer.tar")
-    image_archive(directory / "busybox.tar", [directory / "layer.tar"], "busybox:latest")
+    write_busybox_layer(directory / "layer.tar")
+    write_image_archive(directory / "busybox.tar", [directory / "layer.tar"], "busybox:latest")
     return directory / "busybox.tar"
 
 
 @pytest.fixture(scope="session")
 def layered_archive(tmp_path_factory):
     directory = tmp_path_factory.mktemp("layered")
-    busybox_layer(directory / "lower.tar", files={"/etc/motd": b"lower motd\n",
-                                                  "/opt/data/a": b"a\n", "/opt/data/b": b"b\n"})
-    busybox_layer(directory / "upper.tar", files={"/opt/data/c": b"c\n"},
-                  deletes=["/etc/motd"], opaque=["/opt/data"])
-    image_archive(directory / "layered.tar", [directory / "lower.tar", directory / "upper.tar"],
+    write_busybox_layer(directory / "lower.tar", files={"/etc/motd": b"lower motd\n",
+                                                        "/opt/data/a": b"a\n", "/opt/data/b": b"b\n"})
+    write_busybox_layer(directory / "upper.tar", files={"/opt/data/c": b"c\n"},
+                        deletes=["/etc/motd"], opaque=["/opt/data"])
+    write_image_archive(directory / "layered.tar", [directory / "lower.tar", directory / "upper.tar"],
                   "layered:latest")
     return directory / "layered.tar"
 
@@ -340,9 +352,10 @@ class ImageEngine:
 def make_image_engine(tmp_path):
     started = []
 
-    def make(config=None):
-        directory = tmp_path / ("engine%d" % len(started))
-        directory.mkdir()
+    def make(config=None, directory=None):
+        if directory is None:
+            directory = tmp_path / ("engine%d" % len(started))
+            directory.mkdir()
         engine = ImageEngine(directory, config)
         started.append(engine)
         return engine

@@ -13,8 +13,6 @@ import time
 
 import pytest
 
-from conftest import busybox_layer
-
 DOCKER = "/usr/bin/docker"      # Debian's docker.io client, the same version as its dockerd
 
 
@@ -66,7 +64,7 @@ def dockerd():
     daemon.stop()
 
 
-def test_an_archive_written_by_docker_save_loads(dockerd, image_engine, tmp_path):
+def test_an_archive_written_by_docker_save_loads(dockerd, image_engine, busybox_layer, tmp_path):
     busybox_layer(tmp_path / "rootfs.tar", files={"/etc/motd": b"made by dockerd\n"})
     dockerd.docker("import", "-c", 'CMD ["sh"]', tmp_path / "rootfs.tar", "dockerd-box:1")
     docker_id = dockerd.docker("image", "inspect", "-f", "{{.Id}}", "dockerd-box:1").stdout.strip()
@@ -91,7 +89,7 @@ def _compress(raw, compression):
     return raw, "application/vnd.oci.image.layer.v1.tar"
 
 
-def _oci_layout(path, tag, with_docker_manifest, compression="gzip"):
+def _oci_layout(busybox_layer, path, tag, with_docker_manifest, compression="gzip"):
     """An OCI image layout archive as buildah/skopeo write it, or docker 25 (with manifest.json)."""
     layer_tar = path.parent / "oci-layer.tar"
     busybox_layer(layer_tar, files={"/etc/motd": b"from an OCI layout\n"})
@@ -134,8 +132,8 @@ def _oci_layout(path, tag, with_docker_manifest, compression="gzip"):
 @pytest.mark.parametrize("with_docker_manifest, compression", [
     (False, "gzip"), (True, "gzip"), (False, "zstd"), (True, None)],
     ids=["oci-only-gzip", "with-manifest.json-gzip", "oci-only-zstd", "with-manifest.json-plain"])
-def test_an_oci_layout_archive_loads(image_engine, tmp_path, with_docker_manifest, compression):
-    _oci_layout(tmp_path / "oci.tar", "ocibox:1", with_docker_manifest, compression)
+def test_an_oci_layout_archive_loads(image_engine, busybox_layer, tmp_path, with_docker_manifest, compression):
+    _oci_layout(busybox_layer, tmp_path / "oci.tar", "ocibox:1", with_docker_manifest, compression)
     loaded = image_engine.yard("load", "-i", tmp_path / "oci.tar")
     assert loaded.returncode == 0, loaded.stderr
     assert loaded.stdout == "Loaded image: ocibox:1\n"
@@ -144,7 +142,7 @@ def test_an_oci_layout_archive_loads(image_engine, tmp_path, with_docker_manifes
         assert motd.read() == "from an OCI layout\n"
 
 
-def test_an_archive_that_is_not_an_image_is_refused(image_engine, tmp_path):
+def test_an_archive_that_is_not_an_image_is_refused(image_engine, busybox_layer, tmp_path):
     busybox_layer(tmp_path / "rootfs.tar")
     loaded = image_engine.yard("load", "-i", tmp_path / "rootfs.tar")
     assert loaded.returncode == 1

@@ -6,8 +6,6 @@ import subprocess
 import sys
 import time
 
-from conftest import ImageEngine, busybox_layer, image_archive
-
 ENGINE = """
 import sys, types
 from engine.api import images, system
@@ -22,7 +20,8 @@ make_server(sys.argv[2], router).serve_forever()
 """
 
 
-def test_a_pull_killed_midway_stores_nothing_partial(make_image_engine, registry, tmp_path):
+def test_a_pull_killed_midway_stores_nothing_partial(make_image_engine, registry, busybox_layer, image_archive,
+                                                    tmp_path):
     busybox_layer(tmp_path / "lower.tar")
     busybox_layer(tmp_path / "upper.tar", files={"/data/random": os.urandom(48 * 1024 * 1024)})
     image_archive(tmp_path / "big.tar", [tmp_path / "lower.tar", tmp_path / "upper.tar"], "big:latest")
@@ -57,11 +56,8 @@ def test_a_pull_killed_midway_stores_nothing_partial(make_image_engine, registry
         assert hashlib.sha256(blob.read_bytes()).hexdigest() == blob.name
     assert list((root / "images").iterdir()) == []
 
-    engine = ImageEngine(tmp_path / "victim", None)   # the daemon starts again on the same root
-    try:
-        assert list((root / "tmp").iterdir()) == []
-        pulled = engine.yard("pull", name)
-        assert pulled.returncode == 0, pulled.stderr
-        assert engine.service.resolve(name).id == pusher.service.resolve("big").id
-    finally:
-        engine.stop()
+    engine = make_image_engine(directory=tmp_path / "victim")   # the daemon starts again on the same root
+    assert list((root / "tmp").iterdir()) == []
+    pulled = engine.yard("pull", name)
+    assert pulled.returncode == 0, pulled.stderr
+    assert engine.service.resolve(name).id == pusher.service.resolve("big").id

@@ -69,8 +69,7 @@ def test_save_then_load_into_another_engine_gives_the_same_image(make_image_engi
     assert second.service.resolve("busybox").id == first.service.resolve("busybox").id
 
 
-def test_import_makes_an_image_from_a_rootfs_tarball(image_engine, tmp_path):
-    from conftest import busybox_layer
+def test_import_makes_an_image_from_a_rootfs_tarball(image_engine, busybox_layer, tmp_path):
     busybox_layer(tmp_path / "rootfs.tar", files={"/hello": b"hi\n"})
     imported = image_engine.yard("import", "-c", "CMD [\"/bin/sh\"]", "-m", "from a test",
                                  tmp_path / "rootfs.tar", "imported:v1")
@@ -137,8 +136,7 @@ def test_load_refuses_an_archive_whose_layer_does_not_match_its_config(image_eng
     assert os.listdir(os.path.join(image_engine.root, "tmp")) == []
 
 
-def test_a_layer_cannot_write_outside_its_directory(image_engine, tmp_path):
-    from conftest import image_archive
+def test_a_layer_cannot_write_outside_its_directory(image_engine, image_archive, tmp_path):
     outside = tmp_path / "outside"
     outside.mkdir()
     with tarfile.open(str(tmp_path / "evil.tar"), "w") as tar:

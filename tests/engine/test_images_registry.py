@@ -12,8 +12,6 @@ import urllib.request
 
 import pytest
 
-from conftest import busybox_layer, image_archive
-
 MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 
 
@@ -73,7 +71,8 @@ def test_push_rmi_pull_gives_the_same_digest(image_engine, registry, busybox_arc
     assert image_engine.yard("pull", name).stdout.splitlines()[-2] == "Status: Image is up to date for " + name
 
 
-def test_a_layer_already_present_is_not_fetched_again(make_image_engine, registry, busybox_archive, tmp_path):
+def test_a_layer_already_present_is_not_fetched_again(make_image_engine, registry, busybox_archive, busybox_layer,
+                                                      image_archive, tmp_path):
     # Same busybox lower layer as busybox_archive (the builder is deterministic), one layer on top.
     busybox_layer(tmp_path / "lower.tar")
     busybox_layer(tmp_path / "upper.tar", files={"/etc/motd": b"hello\n"})
@@ -93,7 +92,8 @@ def test_a_layer_already_present_is_not_fetched_again(make_image_engine, registr
     assert puller.service.resolve(registry.host + "/two").id == pusher.service.resolve("two").id
 
 
-def test_large_layers_go_up_in_chunks_and_mount_across_repositories(make_image_engine, registry, tmp_path):
+def test_large_layers_go_up_in_chunks_and_mount_across_repositories(make_image_engine, registry, busybox_layer,
+                                                                    image_archive, tmp_path):
     payload = os.urandom(3 * 1024 * 1024 + 17)          # incompressible: the gzipped blob stays > 1 MiB
     busybox_layer(tmp_path / "lower.tar")
     busybox_layer(tmp_path / "upper.tar", files={"/data/random": payload})
@@ -317,7 +317,8 @@ def put_manifest(registry, repository, reference, manifest, media_type):
 
 
 @pytest.mark.parametrize("oci", [False, True], ids=["docker-manifest-list", "oci-index"])
-def test_a_multi_platform_image_pulls_this_hosts_platform(make_image_engine, registry, tmp_path, oci):
+def test_a_multi_platform_image_pulls_this_hosts_platform(make_image_engine, registry, busybox_layer, image_archive,
+                                                         tmp_path, oci):
     from engine.images.pull import host_platform
     arch, _ = host_platform()
     other = "s390x" if arch != "s390x" else "amd64"
