@@ -66,6 +66,8 @@ def spawn(mode, directory):
 def launch(bundle_dir, spec):
     """Create the container described by `spec` (see the package docstring); returns its Shim."""
     os.makedirs(bundle_dir, exist_ok=True)
+    for stale in ("exit.json", "started"):              # a previous run's end is not this one's
+        remove(os.path.join(bundle_dir, stale))
     write_json(os.path.join(bundle_dir, "spec.json"), spec)
     spawn("container", bundle_dir)
     return Shim(bundle_dir)

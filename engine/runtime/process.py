@@ -64,9 +64,9 @@ def prepare_command(args, env, cwd, user_spec, cap_names, highest):
         raise ExecError("no command specified", 125)
     user = users.resolve(user_spec)
     env = environment(env, user.home)
-    path = lookup(args[0], env)
     os.makedirs(cwd, mode=0o755, exist_ok=True)  # docker creates a missing working directory
-    os.chdir(cwd)
+    os.chdir(cwd)                               # before lookup: "./run.sh" is relative to it
+    path = lookup(args[0], env)
     become(user, cap_names, highest)
     return path, env
 
