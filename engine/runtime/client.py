@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import sys
 
 from .bundle import read_int, read_json, read_line, remove, with_socket_address, write_json
@@ -41,6 +40,7 @@ def spawn(mode, directory):
     needs no console script. It starts in a new session and forks again, so it is nobody's
     child once `spawn` returns: a daemon restart does not touch it.
     """
+    import subprocess           # here, not at the top: every shim imports this module
     code = ("import sys; sys.path.insert(0, %r); from engine.runtime.shim import main; main()"
             % _engine_path())
     ready_read, ready_write = os.pipe()

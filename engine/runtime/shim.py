@@ -26,7 +26,6 @@ import socket
 import struct
 import sys
 import time
-import traceback
 
 from . import channel, console, init, namespaces
 from .bundle import read_json, read_line, remove, with_socket_address, write_json
@@ -104,7 +103,8 @@ def fork_child(directory, tty, keep_stdin, new_pid_namespace, child, log=None, c
             shim_end.close()
             child(child_end, child_stdio)
         except BaseException:
-            traceback.print_exc()          # an engine bug: show it in the container's stderr
+            import traceback               # only for an engine bug: show it in the container's stderr
+            traceback.print_exc()
         finally:
             os._exit(125)                  # never run the shim's own code in the child
     child_end.close()
