@@ -106,30 +106,28 @@ class Shim:
         return sock, (json.loads(line.decode()) if line else None)
 
     def _call(self, message):
+        """One request to a live shim; -> its open socket. RuntimeError when it cannot answer."""
         try:
             sock, reply = self._request(message)
         except (FileNotFoundError, ConnectionRefusedError):
             raise RuntimeError("container %s is not running" % os.path.basename(self.directory))
-        sock.close()
         if reply is None or "error" in reply:
+            sock.close()
             raise RuntimeError(reply["error"] if reply else "the shim hung up")
+        return sock
 
     def start(self):
-        self._call({"op": "start"})
+        self._call({"op": "start"}).close()
 
     def resize(self, height, width):
-        self._call({"op": "resize", "height": height, "width": width})
+        self._call({"op": "resize", "height": height, "width": width}).close()
 
     def signal(self, signum):
-        self._call({"op": "signal", "signum": int(signum)})
+        self._call({"op": "signal", "signum": int(signum)}).close()
 
     def attach(self, stdin=False, stdout=True, stderr=True):
         """A blocking socket: output as docker frames it; what you send is the stdin."""
-        sock, reply = self._request({"op": "attach", "stdin": stdin, "stdout": stdout,
-                                     "stderr": stderr})
-        if reply is None or "error" in reply:
-            sock.close()
-            raise RuntimeError(reply["error"] if reply else "container is not running")
+        sock = self._call({"op": "attach", "stdin": stdin, "stdout": stdout, "stderr": stderr})
         sock.settimeout(None)
         return sock
 

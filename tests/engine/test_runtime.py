@@ -438,6 +438,9 @@ def test_sigkill_gives_137_and_status_follows_the_lifecycle(containers):
     status = shim.wait()
     assert (status.code, status.oom_killed) == (137, False)
     assert shim.status() == "exited" and shim.exit_status() == status
+    for late in (shim.start, lambda: shim.signal(signal.SIGTERM), lambda: shim.attach()):
+        with pytest.raises(RuntimeError, match="is not running"):
+            late()
 
 
 def test_exec_joins_the_running_container(containers):
