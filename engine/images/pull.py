@@ -89,12 +89,11 @@ def _pull_from(endpoint, store, reference, progress):
             future.result()              # re-raises the first failure
 
     with store.lock:
-        tag_reference = reference if reference.tag else None
-        up_to_date = (store.has_image(config_digest) and tag_reference is not None
-                      and store.references().get(tag_reference.familiar) == config_digest)
+        up_to_date = store.has_image(config_digest) and (
+            not reference.tag or store.references().get(reference.familiar) == config_digest)
         store.add_image(config_digest)
-        if tag_reference:
-            store.set_reference(tag_reference, config_digest)
+        if reference.tag:
+            store.set_reference(reference, config_digest)
         store.set_reference(reference.with_digest(digest), config_digest)
     progress({"status": "Digest: " + digest})
     progress({"status": "Status: %s for %s" % ("Image is up to date" if up_to_date

@@ -353,3 +353,23 @@ def test_a_multi_platform_image_pulls_this_hosts_platform(make_image_engine, reg
     assert image.config["Labels"] == {"platform": arch}
     with open(os.path.join(image.layer_dirs()[0], "etc/platform")) as platform_file:
         assert platform_file.read() == arch
+
+
+def test_pull_by_digest(make_image_engine, registry, busybox_archive):
+    pusher, puller = make_image_engine(), make_image_engine()
+    loaded(pusher, busybox_archive, registry.host + "/pinned:1")
+    assert pusher.yard("push", registry.host + "/pinned:1").returncode == 0
+    digest, _ = registry_manifest(registry, "pinned", "1")
+
+    name = "%s/pinned@%s" % (registry.host, digest)
+    pulled = puller.yard("pull", name)
+    assert pulled.returncode == 0, pulled.stderr
+    assert pulled.stdout.splitlines()[-2:] == ["Status: Downloaded newer image for " + name, name]
+    image = puller.service.resolve(name)
+    assert image.repo_tags == [] and image.repo_digests == [name]
+    assert puller.yard("pull", name).stdout.splitlines()[-2] == "Status: Image is up to date for " + name
+
+    wrong = "%s/pinned@sha256:%s" % (registry.host, "0" * 64)
+    missing = puller.yard("pull", wrong)
+    assert missing.returncode == 1
+    assert "manifest for %s not found: manifest unknown" % wrong in missing.stderr
