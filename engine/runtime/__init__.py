@@ -73,7 +73,8 @@ Details the daemon may rely on:
   pid None and still answers status()/exit_status()); the daemon removes the directory.
 - signal() and resize() on an ended process raise RuntimeError("... is not running").
 - The overlay and every mount exist only in the container's mount namespace: nothing is
-  mounted on the host, so nothing can leak there.
+  mounted on the host, so nothing can leak there. /sys/fs/cgroup shows the container's own
+  cgroups, laid out as on the host and read-only (as docker's), so programs read their limits.
 - memory_swap 0 with a memory limit means docker's default, swap = 2 x memory; -1 unlimited.
   pids_limit 0 or -1: unlimited. The cgroup is <parent>/<id> in every v1 controller used
   (memory, cpu, cpuacct, pids, devices) and also in name=systemd and, on hybrid hosts, the

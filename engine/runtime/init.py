@@ -28,6 +28,7 @@ def _create(spec, cgroup, stdio):
     rootfs.mount_shm(root, spec.get("shm_size") or 64 * 1024 * 1024)
     rootfs.mount_mqueue(root)
     rootfs.mount_sys(root, readonly=not privileged)
+    rootfs.mount_cgroups(root, cgroup, readonly=not privileged)
     rootfs.bind_mounts(root, spec.get("mounts") or [])
     rootfs.bind_etc_files(root, spec.get("etc_files") or {})
     highest = capabilities.last_cap()          # the host's /proc, before it goes away

@@ -8,6 +8,7 @@ import errno
 import os
 import stat
 
+from .cgroups import hierarchies
 from .namespaces import (MNT_DETACH, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_REC,
                          MS_REMOUNT, MS_SLAVE, MS_STRICTATIME, mount, pivot_root, umount2)
 
@@ -134,6 +135,27 @@ def mount_mqueue(root):
     target = os.path.join(root, "dev", "mqueue")
     os.makedirs(target)
     mount("mqueue", target, "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+
+def mount_cgroups(root, cgroup, readonly=True):
+    """/sys/fs/cgroup holds the container's own cgroup and nothing above it, laid out as on
+    the host (docker's view): programs inside can read their limits."""
+    base = secure_join(root, "/sys/fs/cgroup")
+    if cgroup.v2:
+        _bind(cgroup.dirs["unified"], base, readonly)
+        return
+    mount("tmpfs", base, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755")
+    mountpoints = hierarchies()
+    for name, directory in sorted(cgroup.dirs.items()):
+        # EL7 co-mounts cpu,cpuacct in one directory, with a link for each name.
+        target = os.path.basename(mountpoints[name])
+        if not os.path.isdir(os.path.join(base, target)):
+            os.mkdir(os.path.join(base, target))
+            _bind(directory, os.path.join(base, target), readonly)
+        if target != name and "=" not in name:            # not for name=systemd
+            os.symlink(target, os.path.join(base, name))
+    if readonly:
+        mount(None, base, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
 
 def bind_mounts(root, mounts):

@@ -367,6 +367,23 @@ def test_limits_are_written_to_the_cgroup(containers):
     assert shim.wait().code == 137
 
 
+def test_the_container_reads_its_own_limits_under_sys_fs_cgroup(containers):
+    limit = 48 * 1024 * 1024
+    if cgroups.is_v2():
+        files = {"memory.max": str(limit), "pids.max": "30", "cpu.max": "20000 100000"}
+    else:
+        files = {"memory/memory.limit_in_bytes": str(limit), "pids/pids.max": "30",
+                 "cpu/cpu.cfs_quota_us": "20000"}
+    script = "".join("cat /sys/fs/cgroup/%s\n" % name for name in sorted(files))
+    script += "echo 1 > /sys/fs/cgroup/%s || echo read-only\n" % sorted(files)[0]
+    script += "ls /sys/fs/cgroup/%s | grep -c yardtest\n" % ("" if cgroups.is_v2() else "memory")
+    status, out, _ = containers.run(sh(script), cgroup={
+        "parent": containers.parent, "memory": limit, "pids_limit": 30,
+        "cpu_quota": 20000, "cpu_period": 100000})
+    lines = out.decode().split()
+    assert lines == [files[name] for name in sorted(files)] + ["read-only", "0"]
+
+
 def test_out_of_memory_exits_137_and_says_so(containers):
     limit = 16 * 1024 * 1024
     status, _, _ = containers.run(["tail", "/dev/zero"],
