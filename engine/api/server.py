@@ -121,6 +121,12 @@ class _UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         conn, _ = self.socket.accept()
         return conn, ("unix", 0)       # BaseHTTPRequestHandler wants a (host, port)
 
+    def handle_error(self, request, client_address):
+        # A client that hangs up mid-request is routine (docker run --rm, Ctrl-C): no traceback.
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        socketserver.UnixStreamServer.handle_error(self, request, client_address)
+
 
 def make_server(socket_path, router, group=None, debug=False):
     """Bind the API socket (mode 0660, group `group` when it exists) and return the server.

@@ -21,8 +21,13 @@ def register(router, services):
             "KernelVersion": uname.release,
             "GoVersion": "python" + platform.python_version(),
             "GitCommit": "",
+            # Newer docker CLIs print the server's section from these details.
             "Components": [{"Name": "Engine", "Version": __version__,
-                            "Details": {"ApiVersion": API_VERSION}}],
+                            "Details": {"ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION,
+                                        "Os": "linux", "Arch": _go_arch(uname.machine),
+                                        "KernelVersion": uname.release, "Experimental": "false",
+                                        "GitCommit": "", "GoVersion": "python" + platform.python_version(),
+                                        "BuildTime": ""}}],
         }
 
     def info(request):
