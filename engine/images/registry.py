@@ -184,11 +184,10 @@ class Endpoint:
             raise RegistryError("unauthorized: unsupported authentication challenge %r" % challenge, 401)
 
     def _fetch_token(self, params, scope):
-        query = {"service": params.get("service", "")}
-        if scope:
-            query["scope"] = scope
+        # One `scope` parameter per scope (a cross-repository mount needs two), as docker sends them.
+        query = [("service", params.get("service", ""))] + [("scope", each) for each in scope.split()]
         if self.credentials:
-            query["account"] = self.credentials["username"]
+            query.append(("account", self.credentials["username"]))
         url = params["realm"] + ("&" if "?" in params["realm"] else "?") + urlencode(query)
         headers = {"User-Agent": USER_AGENT}
         if self.credentials:

@@ -125,3 +125,17 @@ def test_bearer_tokens_from_the_registrys_challenge(image_engine, token_registry
     pulled = image_engine.yard("pull", name)
     assert pulled.returncode == 0, pulled.stderr
     assert (USER, "repository:private/busybox:pull") in token_service.requests
+
+
+def test_a_cross_repository_mount_asks_for_both_scopes(image_engine, token_registry, token_service, busybox_archive):
+    assert image_engine.yard("load", "-i", busybox_archive).returncode == 0
+    login = image_engine.yard("login", "-u", USER, "--password-stdin", token_registry.host, input=PASSWORD + "\n")
+    assert login.returncode == 0, login.stderr
+    for repository in ("team/first", "team/second"):
+        assert image_engine.yard("tag", "busybox", "%s/%s" % (token_registry.host, repository)).returncode == 0
+    assert image_engine.yard("push", token_registry.host + "/team/first").returncode == 0
+
+    second = image_engine.yard("push", token_registry.host + "/team/second")
+    assert second.returncode == 0, second.stderr
+    assert ": Mounted from team/first" in second.stdout
+    assert (USER, "repository:team/second:pull,push repository:team/first:pull") in token_service.requests
