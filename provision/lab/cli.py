@@ -42,8 +42,11 @@ def up(lab, count):
     down_now = [index for index in indexes if machine.pid(lab, index) is None]
     try:
         for index in down_now:
-            machine.prepare(lab, index, root, authorized_key)
-            machine.boot(lab, index)
+            try:
+                machine.prepare(lab, index, root, authorized_key)
+                machine.boot(lab, index)
+            except OSError as error:
+                raise LabError("%s: %s" % (lab.host_name(index), error))
         machine.wait_booted(lab, down_now)
     except BaseException:
         # Whatever failed, the hosts this run started go away whole: the next `up` starts clean.

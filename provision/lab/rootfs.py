@@ -46,6 +46,8 @@ def ensure():
         building.rename(target)
     except BaseException:
         remove_tree(building, "rootfs build")
+        if target.is_dir():
+            return target   # another `up` (another lab) finished the same build first
         raise
     return target
 

@@ -144,3 +144,19 @@ def read_cmdline(pid):
             return cmdline.read()
     except OSError:
         return b""
+
+
+def test_a_failed_up_leaves_nothing_the_next_up_trips_over(spare_lab):
+    # A host whose state is broken (its overlay's upper layer is a file) cannot be prepared.
+    host = machine.directory(spare_lab.settings, 1)
+    host.mkdir(parents=True)
+    (host / "upper").write_text("not a directory")
+    failed = spare_lab.run("up", "--hosts", "1")
+    assert failed.returncode == 1
+    assert failed.stderr.startswith("provision lab up: labd-1: "), failed.stderr
+    assert "upper" in failed.stderr and "Traceback" not in failed.stderr
+    assert not host.exists()
+
+    again = spare_lab.run("up", "--hosts", "1")
+    assert again.returncode == 0, again.stderr
+    assert spare_lab.sh(1, "hostname") == (0, "labd-1\n")
