@@ -612,6 +612,15 @@ def test_network_joins_another_container_or_the_host(containers):
     assert out.decode().strip() == os.readlink("/proc/self/ns/net")
 
 
+def test_host_pid_ipc_and_uts_namespaces_on_request(containers):
+    status, out, _ = containers.run(
+        sh("for k in pid ipc uts; do readlink /proc/self/ns/$k; done; test -d /proc/%d && echo host-procs"
+           % os.getpid()),
+        namespaces={"network": None, "pid": "host", "ipc": "host", "uts": "host"})
+    assert out.decode().split() == [os.readlink("/proc/self/ns/" + k) for k in ("pid", "ipc", "uts")] + [
+        "host-procs"]
+
+
 def test_exec_with_a_tty_and_a_missing_command(containers):
     shim, _ = containers.launch(["sleep", "1000"])
     shim.start()
