@@ -52,13 +52,7 @@ def create_exec(directory):
     exec_spec = read_json(os.path.join(directory, "exec.json"))
     if os.path.exists(os.path.join(bundle, "exit.json")):
         raise CreateError("container %s is not running" % spec["id"])
-    init_pid = read_int(os.path.join(bundle, "pid"))
-    names = ["pid"] + [name for name, _ in namespaces.JOIN_ORDER
-                       if os.path.exists("/proc/self/ns/" + name)]   # none for cgroup on EL7
-    try:
-        fds = {name: os.open("/proc/%d/ns/%s" % (init_pid, name), os.O_RDONLY) for name in names}
-    except FileNotFoundError:
-        raise CreateError("container %s is not running" % spec["id"])
+    fds = _namespaces_of(read_int(os.path.join(bundle, "pid")), spec["id"])
     namespaces.setns(fds["pid"], namespaces.CLONE_NEWPID)     # for the child we fork next
     cgroup = Cgroup(spec["cgroup"]["parent"], spec["id"])
 
@@ -67,6 +61,27 @@ def create_exec(directory):
 
     return fork_child(directory, exec_spec.get("tty", False), exec_spec.get("stdin", False),
                       False, child)
+
+
+def _namespaces_of(pid, container_id):
+    """{kind: fd} of the container's namespaces, from its init's /proc directory.
+
+    The directory is opened once and everything is read through it, so a pid reused by
+    another process after the container ended can never lend us its namespaces.
+    """
+    names = ["pid"] + [name for name, _ in namespaces.JOIN_ORDER
+                       if os.path.exists("/proc/self/ns/" + name)]   # none for cgroup on EL7
+    try:
+        proc = os.open("/proc/%d" % pid, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            with open(os.open("cgroup", os.O_RDONLY, dir_fd=proc)) as handle:
+                if container_id not in handle.read():
+                    raise ProcessLookupError(pid)
+            return {name: os.open("ns/" + name, os.O_RDONLY, dir_fd=proc) for name in names}
+        finally:
+            os.close(proc)
+    except (FileNotFoundError, ProcessLookupError):
+        raise CreateError("container %s is not running" % container_id)
 
 
 def _merge_env(base, overrides):

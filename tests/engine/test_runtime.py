@@ -633,6 +633,10 @@ def test_exec_with_a_tty_and_a_missing_command(containers):
         runtime.exec_process(shim.directory, {"args": ["nosuch"]})
     assert missing.value.exit_code == 127
     assert os.listdir(os.path.join(shim.directory, "exec")) == [execed.id]
+    shim.signal(signal.SIGKILL)
+    shim.wait()
+    with pytest.raises(runtime.CreateError, match="is not running"):
+        runtime.exec_process(shim.directory, {"args": ["true"]})
 
 
 def test_many_runs_leave_nothing_behind(containers, tmp_path):
