@@ -62,6 +62,12 @@ Interface used by the containers service (kept stable; extend, don't change):
 All of it works on cgroup v1, v2 and hybrid hosts, and on Python 3.6 (ctypes for unshare,
 setns, pivot_root, mount, capset, prctl).
 
+Modules, one job each: client (launch, Shim: the daemon's side) starts shim (the detached
+process that owns a container), which forks init (the container's first process: cgroups,
+namespaces, rootfs, then process: user, capabilities, exec) or exec (docker exec); console
+(ptys), channel (the shim/child handshake), logs (json-file), bundle (the bundle's files),
+users, capabilities, cgroups, namespaces (ctypes syscalls), processes (top).
+
 Details the daemon may rely on:
 - The shim is started as `sys.executable -I -S -c "import sys; sys.path.insert(0, ROOT);
   from engine.runtime.shim import main; main()" container|exec DIR FD`, ROOT being the
