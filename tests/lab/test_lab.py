@@ -9,6 +9,7 @@ import time
 import pytest
 
 from provision.lab import cgroups, machine
+from provision.lab.settings import MIRROR_PORT
 
 pytestmark = [pytest.mark.root, pytest.mark.lab]
 
@@ -47,6 +48,15 @@ def test_packages_install_through_the_lab_mirror(lab):
                                "apt-get update -q && apt-get install -y -q hello && hello")
     assert status == 0 and "Hello, world!" in output, output
     assert "%s/debian bookworm" % lab.settings.mirror_url in output
+
+
+def test_the_mirror_forwards_to_nowhere_but_the_machines_archives(lab):
+    # A path naming another host is refused (this one, 127.0.0.1, would stay on this machine).
+    fetch = ("python3 -c 'import http.client; c = http.client.HTTPConnection(\"%s\", %d, timeout=20); "
+             "c.request(\"GET\", \"%s\"); print(c.getresponse().status)'")
+    address, port = lab.settings.gateway, MIRROR_PORT
+    assert lab.sh(1, fetch % (address, port, "/127.0.0.1/debian/dists/bookworm/Release")) == (0, "403\n")
+    assert lab.sh(1, fetch % (address, port, "/debian/dists/bookworm/Release")) == (0, "200\n")
 
 
 def test_cgroup_v1_memory_hierarchy_is_writable(lab):
