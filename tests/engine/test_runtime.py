@@ -409,6 +409,13 @@ def test_v1_oom_events_are_seen_without_the_oom_kill_counter(cgroup_parent):
         cgroup.remove()
 
 
+def test_the_smallest_memory_limit_docker_allows_still_starts(containers):
+    """6 MiB, docker's minimum: our own setup before exec must fit in it."""
+    status, out, _ = containers.run(["echo", "fits"], cgroup={
+        "parent": containers.parent, "memory": 6 * 1024 * 1024, "memory_swap": 6 * 1024 * 1024})
+    assert (status.code, status.oom_killed, out) == (0, False, b"fits\n")
+
+
 def test_a_fork_bomb_stops_at_the_pids_limit(containers):
     status, out, err = containers.run(sh("""
         (i=0; while [ $i -lt 60 ]; do sleep 1000 & i=$((i+1)); done) 2>/dev/null
