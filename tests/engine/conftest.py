@@ -24,6 +24,8 @@ Images built from busybox-static (no network needed):
     busybox_archive     fixture: path of an archive holding `busybox:latest` (one layer, Cmd ["sh"])
     layered_archive     fixture: `layered:latest`, two layers; the upper one deletes /etc/motd and
                         makes /opt/data opaque (lower has a, b; upper has c)
+    overlay_mount(lower_dirs) -> path   a read-only overlayfs of two or more layer directories
+                        (top-most first, as Image.layer_dirs() gives them), unmounted at teardown
 
 An engine serving the image routes, until engine/daemon.py serves them all:
 
@@ -283,6 +285,23 @@ def layered_archive(tmp_path_factory):
                   "layered:latest")
     return directory / "layered.tar"
 
+
+
+@pytest.fixture
+def overlay_mount(tmp_path):
+    mounts = []
+
+    def mount(lower_dirs):
+        target = tmp_path / ("merged%d" % len(mounts))
+        target.mkdir()
+        subprocess.run(["mount", "-t", "overlay", "overlay", "-o", "lowerdir=" + ":".join(lower_dirs),
+                        str(target)], check=True)
+        mounts.append(target)
+        return target
+
+    yield mount
+    for target in mounts:
+        subprocess.run(["umount", str(target)], check=True)
 
 # --- an engine serving the image routes -----------------------------------------------------
 

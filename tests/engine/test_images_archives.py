@@ -149,11 +149,22 @@ def test_an_archive_that_is_not_an_image_is_refused(image_engine, busybox_layer,
     assert "neither manifest.json nor index.json found" in loaded.stderr
 
 
-def test_dockerd_loads_what_yard_saves(dockerd, image_engine, layered_archive, tmp_path):
-    assert image_engine.yard("load", "-i", layered_archive).returncode == 0
-    saved = image_engine.yard("save", "-o", tmp_path / "yard.tar", "layered")
+def test_images_with_whiteouts_go_both_ways_between_yard_and_dockerd(dockerd, make_image_engine, layered_archive,
+                                                                     overlay_mount, tmp_path):
+    first, second = make_image_engine(), make_image_engine()
+    assert first.yard("load", "-i", layered_archive).returncode == 0
+    saved = first.yard("save", "-o", tmp_path / "yard.tar", "layered")
     assert saved.returncode == 0, saved.stderr
 
     assert dockerd.docker("load", "-i", tmp_path / "yard.tar").stdout == "Loaded image: layered:latest\n"
     docker_id = dockerd.docker("image", "inspect", "-f", "{{.Id}}", "layered").stdout.strip()
-    assert docker_id == image_engine.service.resolve("layered").id
+    assert docker_id == first.service.resolve("layered").id
+
+    # dockerd writes the layers out again from its own store, whiteouts included.
+    dockerd.docker("save", "-o", tmp_path / "docker.tar", "layered")
+    assert second.yard("load", "-i", tmp_path / "docker.tar").returncode == 0
+    image = second.service.resolve("layered")
+    assert image.id == docker_id
+    merged = overlay_mount(image.layer_dirs())
+    assert not (merged / "etc/motd").exists()
+    assert sorted(os.listdir(str(merged / "opt/data"))) == ["c"]

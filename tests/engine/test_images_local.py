@@ -2,10 +2,7 @@
 import io
 import json
 import os
-import subprocess
 import tarfile
-
-import pytest
 
 
 def test_load_lists_and_inspects_the_image(image_engine, busybox_archive):
@@ -24,23 +21,6 @@ def test_load_lists_and_inspects_the_image(image_engine, busybox_archive):
     assert os.readlink(os.path.join(image.layer_dirs()[0], "bin/ls")) == "/bin/busybox"
     inspected = image_engine.yard("image", "inspect", "-f", "{{.Id}} {{json .RepoTags}}", "busybox")
     assert inspected.stdout == '%s ["busybox:latest"]\n' % image.id
-
-
-@pytest.fixture
-def overlay_mount(tmp_path):
-    mounts = []
-
-    def mount(lower_dirs):
-        target = tmp_path / "merged"
-        target.mkdir()
-        subprocess.run(["mount", "-t", "overlay", "overlay", "-o", "lowerdir=" + ":".join(lower_dirs),
-                        str(target)], check=True)
-        mounts.append(target)
-        return target
-
-    yield mount
-    for target in mounts:
-        subprocess.run(["umount", str(target)], check=True)
 
 
 def test_upper_layer_whiteouts_hide_lower_files_in_overlayfs(image_engine, layered_archive, overlay_mount):
