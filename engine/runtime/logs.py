@@ -12,7 +12,7 @@ MAX_LINE = 16 * 1024
 
 def timestamp():
     """Now in UTC, RFC 3339 with microseconds (what docker's time fields parse)."""
-    return datetime.datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class JsonLog:
