@@ -331,7 +331,7 @@ def load(client, argv):
     parser.add_argument("-i", "--input", help="Read from tar archive file, instead of STDIN")
     parser.add_argument("-q", "--quiet", action="store_true", help="Suppress the load output")
     args = parser.parse_args(argv)
-    source = open(args.input, "rb") if args.input else sys.stdin.buffer
+    source = _open_input(args.input) if args.input else sys.stdin.buffer
     try:
         messages = client.stream_json("POST", "/images/load", {"quiet": args.quiet}, body=source,
                                       headers=_TAR_BODY)
@@ -355,7 +355,7 @@ def import_(client, argv):
     if args.repository:
         reference = _reference(args.repository)
         params.update(repo=reference.familiar_name, tag=reference.tag or "latest")
-    source = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")
+    source = sys.stdin.buffer if args.file == "-" else _open_input(args.file)
     try:
         for message in client.stream_json("POST", "/images/create", params, body=source,
                                           headers=_TAR_BODY):
@@ -366,6 +366,13 @@ def import_(client, argv):
         if source is not sys.stdin.buffer:
             source.close()
     return 0
+
+
+def _open_input(path):
+    try:
+        return open(path, "rb")
+    except OSError as error:
+        raise ClientError("open %s: %s" % (path, error.strerror.lower()))
 
 
 def login(client, argv):

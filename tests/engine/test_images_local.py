@@ -134,3 +134,10 @@ def test_a_layer_cannot_write_outside_its_directory(image_engine, image_archive,
     assert loaded.stderr == "Error response from daemon: layer entry 'escape' points outside the layer\n"
     assert os.listdir(str(outside)) == []
     assert os.listdir(os.path.join(image_engine.root, "layers")) == []
+
+
+def test_a_missing_input_file_is_named(image_engine, tmp_path):
+    missing = tmp_path / "nosuch.tar"
+    for args in (["load", "-i", missing], ["import", missing]):
+        result = image_engine.yard(*args)
+        assert (result.returncode, result.stderr) == (1, "open %s: no such file or directory\n" % missing)
