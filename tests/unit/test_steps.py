@@ -1,0 +1,91 @@
+"""provision/steps.yml with provision/defaults.yml: every step renders, validates and prepares
+for EL7, EL8, EL9 and Debian 12 hosts, and `when` picks the steps each kind of host needs."""
+from pathlib import Path
+
+import pytest
+
+from provision import actions, steps as step_file, variables
+from provision.actions import Context
+
+PROVISION_DIR = Path(variables.__file__).resolve().parent
+
+FACTS = {
+    "centos7": {"os_family": "el", "os_version": 7, "distribution": "centos", "distribution_version": "7",
+                "distribution_codename": "", "pkg_mgr": "yum", "init": "systemd", "python": "/usr/bin/python3"},
+    "centos8": {"os_family": "el", "os_version": 8, "distribution": "centos", "distribution_version": "8",
+                "distribution_codename": "", "pkg_mgr": "dnf", "init": "systemd", "python": "/usr/libexec/platform-python"},
+    "rocky9": {"os_family": "el", "os_version": 9, "distribution": "rocky", "distribution_version": "9.3",
+               "distribution_codename": "", "pkg_mgr": "dnf", "init": "systemd", "python": "/usr/bin/python3"},
+    "debian12": {"os_family": "debian", "os_version": 12, "distribution": "debian", "distribution_version": "12",
+                 "distribution_codename": "bookworm", "pkg_mgr": "apt", "init": "systemd", "python": "/usr/bin/python3"},
+}
+
+
+def prepared_steps(facts, hostvars=None, groups=("engines",)):
+    """(step name -> prepared args) for the steps whose `when` holds, as the runner prepares them."""
+    loaded = step_file.load(step_file.DEFAULT_STEPS)
+    defaults = variables.load_defaults(PROVISION_DIR)
+    scope = variables.host_variables(defaults, {"inventory_hostname": "h1", "group_names": list(groups),
+                                                **(hostvars or {})}, {}, facts)
+    templates = variables.Templates(PROVISION_DIR)
+    context = Context("h1", scope, facts, lambda src: templates.render(src, scope))
+    result = {}
+    for step in loaded.steps + loaded.handlers:
+        if variables.evaluate_when(step.when, scope):
+            args = actions.validate(step.action.args, variables.render_value(step.args, scope))
+            result[step.name] = step.action.prepare(args, context)
+    return result
+
+
+@pytest.mark.parametrize("host", sorted(FACTS))
+@pytest.mark.parametrize("hostvars,groups", [
+    ({}, ("engines",)),
+    ({"engine": "docker", "epel": "true", "mirror": "tuna", "firewall": "keep"}, ("engines", "registry")),
+])
+def test_every_step_prepares_with_the_defaults(host, hostvars, groups):
+    prepared = prepared_steps(FACTS[host], hostvars, groups)
+    assert prepared["Supported host and choices"]["release"] == host
+    engine = hostvars.get("engine", "yard")
+    assert ("yard daemon.json" in prepared) == (engine == "yard")
+    assert ("Docker daemon.json" in prepared) == (engine == "docker")
+    assert ("Registry configuration" in prepared) == ("registry" in groups)
+
+
+def test_el_hosts_get_repo_files_and_debian_hosts_sources():
+    el = prepared_steps(FACTS["rocky9"], {"engine": "docker"})
+    assert el["Distribution repository files kept aside"]["names"] == ["rocky.repo", "rocky-extras.repo"]
+    assert "Docker CE repository" in el and "Debian sources from the mirror" not in el
+    assert "EPEL repository" not in el
+    debian = prepared_steps(FACTS["debian12"])
+    assert debian["Debian sources from the mirror"]["dest"] == "/etc/apt/sources.list"
+    assert not any(name.endswith("repository") for name in debian)
+
+
+def test_registry_hosts_on_el8_and_later_get_epel_and_the_port_opened():
+    prepared = prepared_steps(FACTS["rocky9"], {"firewall": "keep", "registry_port": 5001}, ("registry",))
+    assert "EPEL repository" in prepared
+    assert prepared["Firewall"] == {"state": "keep", "ports": ["5001/tcp"]}
+    assert prepared["Registry configuration"]["dest"] == "/etc/docker-distribution/registry/config.yml"
+
+
+def test_daemon_json_holds_the_hosts_settings():
+    prepared = prepared_steps(FACTS["debian12"], {"cgroup_parent": "lab-2", "insecure_registries": ["10.0.0.5:5000"]})
+    content = prepared["yard daemon.json"]["content"]
+    assert '"cgroup-parent": "lab-2"' in content and '"10.0.0.5:5000"' in content
+
+
+@pytest.mark.parametrize("hostvars,message", [
+    ({"engine": "podman"}, "args.engine: 'podman' is not one of yard, docker"),
+    ({"mirror": "aliyn"}, "variable mirror: 'aliyn' is not official, aliyun, tuna, ustc, or a URL"),
+    ({"selinux": "off"}, "args.state: 'off' is not one of enforcing, permissive, disabled"),
+    ({"firewall": "on"}, "args.state: 'on' is not one of disabled, keep"),
+])
+def test_a_bad_choice_fails_before_any_host_is_touched(hostvars, message):
+    with pytest.raises((actions.ArgError, actions.ActionError), match=message.replace("(", r"\(")):
+        prepared_steps(FACTS["rocky9"], hostvars)
+
+
+def test_an_unknown_release_is_refused():
+    facts = dict(FACTS["rocky9"], distribution="fedora", os_version=39)
+    with pytest.raises(actions.ActionError, match="this host runs fedora39, which the steps do not know"):
+        prepared_steps(facts)

@@ -1,0 +1,199 @@
+"""The host-preparation actions' plans: (arguments, facts, what the check printed) -> what to do.
+
+Pure functions, so each case is a recorded check output; the lab test
+(tests/lab/test_host_preparation.py) runs the same actions against real hosts.
+"""
+import hashlib
+
+import pytest
+
+from provision.actions import ActionError, Change, Command, Observed, Ok, Upload
+from provision.actions import (daemon_json, engine_bundle, firewalld, kernel_module, move_aside,
+                               selinux, sysctl, wait_http)
+
+FACTS = {"os_family": "el", "os_version": 9, "python": "/usr/bin/python3"}
+
+
+def commands(change):
+    return [op.cmd for op in change.ops if isinstance(op, Command)]
+
+
+# --- move_aside -------------------------------------------------------------------------------
+
+def test_move_aside_keeps_a_first_backup_and_never_overwrites_one():
+    args = {"dir": "/etc/yum.repos.d", "names": ["rocky.repo", "rocky-extras.repo"], "marker": "Managed by Dockyard"}
+    change = move_aside.plan(args, FACTS, Observed(0, "no /etc/yum.repos.d/rocky.repo\nyes /etc/yum.repos.d/rocky-extras.repo\n"))
+    assert commands(change) == [
+        "mv -- /etc/yum.repos.d/rocky.repo /etc/yum.repos.d/rocky.repo.dockyard-bak",
+        "mv -- /etc/yum.repos.d/rocky-extras.repo /etc/yum.repos.d/rocky-extras.repo.dockyard-bak"
+        '"$(date +.%Y%m%d%H%M%S)"',
+    ]
+    assert move_aside.plan(args, FACTS, Observed(0, "")) == Ok("nothing to move aside")
+
+
+def test_move_aside_checks_skip_files_dockyard_wrote():
+    snippet = move_aside.check({"dir": "/etc/apt", "names": ["sources.list"], "marker": "Managed by Dockyard"}, FACTS)
+    assert "grep -qF 'Managed by Dockyard' /etc/apt/sources.list" in snippet
+
+
+# --- kernel_module ----------------------------------------------------------------------------
+
+def test_kernel_module_loads_only_what_is_missing():
+    args = {"names": ["br_netfilter", "overlay"]}
+    assert isinstance(kernel_module.plan(args, FACTS, Observed(0, "present br_netfilter\npresent overlay\n")), Ok)
+    change = kernel_module.plan(args, FACTS, Observed(0, "present br_netfilter\nmissing overlay\n"))
+    assert commands(change) == ["modprobe overlay"]
+
+
+def test_kernel_module_counts_a_built_in_module_as_present():
+    snippet = kernel_module.check({"names": ["br_netfilter"]}, FACTS)
+    assert "modules.builtin" in snippet and "[ -d /proc/sys/net/bridge ]" in snippet
+
+
+# --- sysctl -----------------------------------------------------------------------------------
+
+CONTENT = "# comment\nnet.ipv4.ip_forward = 1\nnet.ipv4.ip_local_port_range = 32768\t60999\n"
+
+
+def sysctl_args():
+    return {"src": "s.j2", "dest": "/etc/sysctl.d/99-yard.conf", "mode": "0644", "owner": None,
+            "group": None, "backup": False, "content": CONTENT, "values": sysctl.parse(CONTENT, "s.j2")}
+
+
+def file_observed(content):
+    import base64
+    data = content.encode()
+    return "644 root root\n%s\n%s\n" % (hashlib.sha256(data).hexdigest(), base64.b64encode(data).decode())
+
+
+def test_sysctl_parse_normalises_values_and_names_bad_lines():
+    assert sysctl.parse(CONTENT, "s.j2") == {"net.ipv4.ip_forward": "1", "net.ipv4.ip_local_port_range": "32768 60999"}
+    with pytest.raises(ActionError, match="s.j2 line 2"):
+        sysctl.parse("# ok\nnot a setting\n", "s.j2")
+
+
+def test_sysctl_is_ok_only_when_file_and_live_values_agree():
+    live = "@@live\nnet.ipv4.ip_forward=1\nnet.ipv4.ip_local_port_range=32768 60999\n"
+    assert isinstance(sysctl.plan(sysctl_args(), FACTS, Observed(0, file_observed(CONTENT) + live)), Ok)
+
+
+def test_sysctl_applies_and_verifies_a_drifted_live_value():
+    live = "@@live\nnet.ipv4.ip_forward=0\nnet.ipv4.ip_local_port_range=32768 60999\n"
+    change = sysctl.plan(sysctl_args(), FACTS, Observed(0, file_observed(CONTENT) + live))
+    assert change.reason == "live: net.ipv4.ip_forward is 0"
+    assert commands(change)[0] == "sysctl -q -p /etc/sysctl.d/99-yard.conf || true"
+    assert "wanted 1" in commands(change)[1]
+
+
+def test_sysctl_writes_an_absent_file_and_says_which_keys_the_kernel_lacks():
+    change = sysctl.plan(sysctl_args(), FACTS, Observed(0, "absent\n@@live\nnet.ipv4.ip_forward\n"
+                                                          "net.ipv4.ip_local_port_range=1 2\n"))
+    assert isinstance(change.ops[0], Upload)
+    assert "net.ipv4.ip_forward is absent" in change.reason
+
+
+# --- selinux ----------------------------------------------------------------------------------
+
+def selinux_plan(state, live, config):
+    return selinux.plan({"state": state, "config": "/etc/selinux/config"}, FACTS,
+                        Observed(0, "live=%s\nconfig=%s\n" % (live, config)))
+
+
+def test_selinux_absent_is_left_alone():
+    assert selinux.plan({"state": "disabled", "config": "/etc/selinux/config"}, FACTS,
+                        Observed(0, "absent\n")) == Ok("SELinux is not on this host")
+
+
+def test_selinux_switches_between_enforcing_and_permissive_now():
+    change = selinux_plan("permissive", "enforcing", "enforcing")
+    assert commands(change) == ["sed -i 's/^SELINUX=.*/SELINUX=permissive/' /etc/selinux/config", "setenforce 0"]
+    assert selinux_plan("permissive", "permissive", "permissive") == Ok("SELinux is permissive")
+
+
+def test_selinux_says_when_a_reboot_is_needed_and_does_not_reboot():
+    change = selinux_plan("disabled", "enforcing", "enforcing")
+    assert "disabled after a reboot (running permissive until then)" in change.reason
+    assert not any("reboot" in command for command in commands(change))
+    assert selinux_plan("disabled", "permissive", "disabled") == Ok(
+        "SELinux is permissive; disabled after a reboot (running permissive until then)")
+    assert "enforcing after a reboot" in selinux_plan("enforcing", "disabled", "disabled").reason
+
+
+# --- firewalld --------------------------------------------------------------------------------
+
+def test_firewall_disabled_stops_and_disables_it():
+    change = firewalld.plan({"state": "disabled", "ports": []}, FACTS,
+                            Observed(0, "enabled=enabled\nactive=active\nruntime=\npermanent=\n"))
+    assert commands(change) == ["systemctl stop firewalld", "systemctl disable firewalld"]
+    assert isinstance(firewalld.plan({"state": "disabled", "ports": []}, FACTS, Observed(0, "absent\n")), Ok)
+
+
+def test_firewall_kept_opens_the_registry_port_now_and_permanently():
+    change = firewalld.plan({"state": "keep", "ports": ["5000/tcp"]}, FACTS,
+                            Observed(0, "enabled=enabled\nactive=active\nruntime=22/tcp\npermanent=5000/tcp\n"))
+    assert commands(change) == ["firewall-cmd --add-port=5000/tcp"]
+    assert isinstance(firewalld.plan({"state": "keep", "ports": ["5000/tcp"]}, FACTS,
+                                     Observed(0, "enabled=enabled\nactive=active\nruntime=5000/tcp\n"
+                                                 "permanent=5000/tcp\n")), Ok)
+
+
+# --- daemon_json ------------------------------------------------------------------------------
+
+GOOD = {"registry_mirrors": ["https://mirror.example.com"], "insecure_registries": ["10.0.0.5:5000", "10.0.0.0/24", "reg.lan"],
+        "bip": "172.18.0.1/16", "data_root": "/srv/yard", "cgroup_parent": "lab-1", "log_driver": "json-file",
+        "log_opts": {"max-size": "10m", "max-file": "3"}, "live_restore": "true", "iptables": True,
+        "ip_forward": "yes", "debug": False, "daemon_extra": {"default-shm-size": "64M"}}
+
+
+def test_daemon_settings_with_docker_meanings_pass():
+    daemon_json.check_settings(GOOD)
+
+
+@pytest.mark.parametrize("variable,value", [
+    ("registry_mirrors", ["mirror.example.com"]),
+    ("registry_mirrors", "https://mirror.example.com"),
+    ("insecure_registries", ["http://10.0.0.5:5000"]),
+    ("insecure_registries", ["10.0.0.0/40"]),
+    ("insecure_registries", ["10.0.0.5:99999"]),
+    ("bip", "172.18.0.0/33"),
+    ("bip", "172.18.0.0/16"),
+    ("bip", "fd00::1/64"),
+    ("data_root", "var/lib/yard"),
+    ("cgroup_parent", "../escape"),
+    ("log_driver", "jsonfile"),
+    ("log_opts", {"max-file": 3}),
+    ("log_opts", {"max-size": "ten"}),
+    ("live_restore", "maybe"),
+    ("daemon_extra", {"bip": "10.1.0.1/24"}),
+])
+def test_a_bad_daemon_setting_is_refused_naming_its_variable(variable, value):
+    with pytest.raises(daemon_json.SettingError, match="^variable %s: " % variable):
+        daemon_json.check_settings(dict(GOOD, **{variable: value}))
+
+
+# --- engine_bundle ----------------------------------------------------------------------------
+
+def test_engine_bundle_uploads_only_another_build():
+    data = b"#!/usr/bin/env python3\nbundle"
+    args = {"dest": "/usr/local/lib/yard/yard.pyz", "data": data, "sha256": hashlib.sha256(data).hexdigest()}
+    assert isinstance(engine_bundle.plan(args, FACTS, Observed(0, args["sha256"] + "\n")), Ok)
+    change = engine_bundle.plan(args, FACTS, Observed(0, "0" * 64 + "\n"))
+    upload = change.ops[-1]
+    assert (upload.dest, upload.data, upload.mode, upload.remote_sha256) == (args["dest"], data, "0755", "0" * 64)
+    assert commands(change) == ["mkdir -p /usr/local/lib/yard"]
+
+
+# --- wait_http --------------------------------------------------------------------------------
+
+WAIT = {"url": "unix:///run/yard.sock/_ping", "unit": "yard", "timeout": 60, "status": [200]}
+
+
+def test_wait_http_is_ok_once_answered_and_waits_for_a_unit_not_yet_running():
+    assert wait_http.plan(WAIT, FACTS, Observed(0, "answered 200\n")) == Ok("unix:///run/yard.sock/_ping answered (200)")
+    change = wait_http.plan(WAIT, FACTS, Observed(0, "inactive inactive\n"))
+    assert isinstance(change, Change) and "did not answer within 60 s" in commands(change)[0]
+
+
+def test_wait_http_fails_when_a_running_unit_stays_silent():
+    with pytest.raises(ActionError, match="did not answer within 60 s: status 401"):
+        wait_http.plan(WAIT, FACTS, Observed(0, "silent status 401\n"))
