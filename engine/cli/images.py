@@ -6,6 +6,7 @@ pull and push send them as X-Registry-Auth.
 """
 import argparse
 import base64
+import http.client
 import json
 import os
 import re
@@ -309,21 +310,33 @@ def save(client, argv):
     if not args.output and sys.stdout.isatty():
         return _fail("Cowardly refusing to save to a terminal. Use the -o flag or redirect")
     response = client.open("GET", "/images/get", {"names": args.images})
-    temp = args.output + ".tmp" if args.output else None
-    out = open(temp, "wb") if temp else sys.stdout.buffer
+    if not args.output:
+        _copy_archive(response, sys.stdout.buffer)
+        return 0
+    temp = args.output + ".tmp"          # the archive appears whole, or not at all
+    try:
+        with open(temp, "wb") as out:
+            _copy_archive(response, out)
+        os.rename(temp, args.output)
+    except OSError as error:
+        raise ClientError("failed to save image: %s: %s" % (args.output, error.strerror.lower()))
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
+    return 0
+
+
+def _copy_archive(response, out):
     try:
         while True:
             chunk = response.read(1 << 20)
             if not chunk:
-                break
+                return
             out.write(chunk)
+    except http.client.IncompleteRead:
+        raise ClientError("the daemon stopped before the end of the archive")
     finally:
         response.close()
-        if temp:
-            out.close()
-    if temp:
-        os.rename(temp, args.output)
-    return 0
 
 
 def load(client, argv):

@@ -141,3 +141,10 @@ def test_a_missing_input_file_is_named(image_engine, tmp_path):
     for args in (["load", "-i", missing], ["import", missing]):
         result = image_engine.yard(*args)
         assert (result.returncode, result.stderr) == (1, "open %s: no such file or directory\n" % missing)
+
+
+def test_save_into_a_missing_directory_is_named(image_engine, busybox_archive, tmp_path):
+    assert image_engine.yard("load", "-i", busybox_archive).returncode == 0
+    target = tmp_path / "nosuch" / "busybox.tar"
+    result = image_engine.yard("save", "-o", target, "busybox")
+    assert (result.returncode, result.stderr) == (1, "failed to save image: %s: no such file or directory\n" % target)
