@@ -4,6 +4,10 @@ up     builds the rootfs once, then brings up the bridge, the package mirror and
        (booting any that are down, adding any that are missing), and writes lab/hosts.ini.
 down   removes every host, process, mount, link, rule and file the lab made.
 status lists the hosts, the bridge and the mirror.
+
+The lab of the README is `lab` (hosts lab-1.., bridge dylab0, 10.88.0.0/24, files in lab/).
+DOCKYARD_LAB_NAME, DOCKYARD_LAB_SUBNET (three octets) and DOCKYARD_LAB_DIR choose another,
+so that several labs can run side by side (the lab tests use their own).
 """
 import os
 import sys
@@ -40,6 +44,7 @@ def up(lab, count):
     # Hosts are only ever added by `up`: a lab of 5 stays 5 when asked for 3.
     indexes = sorted(set(range(1, count + 1)) | set(machine.present(lab)))
     down_now = [index for index in indexes if machine.pid(lab, index) is None]
+    machine.allow_many_hosts()
     try:
         for index in down_now:
             try:

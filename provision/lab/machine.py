@@ -19,6 +19,10 @@ from provision.lab.command import LabError, mounts_under, remove_tree, run
 ENGINE_DIRS = ["/var/lib/yard", "/var/lib/docker", "/var/lib/docker-registry"]
 BOOT_TIMEOUT = 90   # seconds for sshd to answer; a host boots in about 2 on an idle machine
 STOP_TIMEOUT = 30
+INOTIFY_INSTANCES = Path("/proc/sys/fs/inotify/max_user_instances")
+# Every lab host runs its own systemd, each holding inotify instances; the kernel's default
+# of 128 runs out at about 16 hosts ("Too many open files" at boot).
+INOTIFY_WANTED = 8192
 
 
 def directory(lab, index):
@@ -88,6 +92,13 @@ def prepare(lab, index, rootfs, authorized_key):
              "-f", etc / "ssh/ssh_host_ed25519_key"], "%s: generating its host key" % name)
     (root / "root/.ssh").mkdir(mode=0o700, exist_ok=True)
     (root / "root/.ssh/authorized_keys").write_text(authorized_key + "\n")
+
+
+def allow_many_hosts():
+    """Raise fs.inotify.max_user_instances for the hosts' systemds. `down` leaves it raised:
+    another lab, or anything else on this machine, may count on it by then."""
+    if int(INOTIFY_INSTANCES.read_text()) < INOTIFY_WANTED:
+        INOTIFY_INSTANCES.write_text(str(INOTIFY_WANTED))
 
 
 def boot(lab, index):

@@ -9,11 +9,6 @@ from pathlib import Path
 
 from provision.lab.command import LabError, run
 
-INOTIFY_INSTANCES = Path("/proc/sys/fs/inotify/max_user_instances")
-# Every lab host runs its own systemd, each holding inotify instances; the kernel's default
-# of 128 runs out at about 16 hosts ("Too many open files" at boot).
-INOTIFY_WANTED = 8192
-
 
 def rules(lab):
     """The lab's FORWARD rules, as iptables arguments after the chain name."""
@@ -48,8 +43,6 @@ def up(lab):
     for rule in reversed(rules(lab)):
         if not rule_present(rule):
             run(["iptables", "-w", "-I", "FORWARD", "1"] + rule, what + ": FORWARD rule")
-    if int(INOTIFY_INSTANCES.read_text()) < INOTIFY_WANTED:
-        INOTIFY_INSTANCES.write_text(str(INOTIFY_WANTED))
 
 
 def down(lab):
@@ -59,7 +52,6 @@ def down(lab):
             run(["iptables", "-w", "-D", "FORWARD"] + rule, what + ": FORWARD rule")
     if bridge_exists(lab):
         run(["ip", "link", "delete", lab.bridge], what)
-    # fs.inotify.max_user_instances stays raised: another lab or systemd may be using it now.
 
 
 def describe(lab):

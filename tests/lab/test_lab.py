@@ -27,6 +27,11 @@ def test_every_host_has_its_own_network_namespace(lab):
     assert len(set(namespaces)) == lab.count + 1
 
 
+def test_inotify_instances_are_raised_for_many_hosts(lab):
+    # Past about 16 hosts, each with its own systemd, the kernel's default of 128 runs out.
+    assert int(open("/proc/sys/fs/inotify/max_user_instances").read()) >= 8192
+
+
 def test_hosts_reach_each_other_over_the_lab_network(lab):
     for index in range(1, lab.count + 1):
         for address in lab.addresses:
