@@ -40,7 +40,8 @@ def prepared_steps(facts, hostvars=None, groups=("engines",)):
 @pytest.mark.parametrize("host", sorted(FACTS))
 @pytest.mark.parametrize("hostvars,groups", [
     ({}, ("engines",)),
-    ({"engine": "docker", "epel": "true", "mirror": "tuna", "firewall": "keep"}, ("engines", "registry")),
+    ({"engine": "docker", "epel": "true", "mirror": "tuna", "firewall": "keep",
+      "registry_auth_users": {"alice": "secret"}}, ("engines", "registry")),
 ])
 def test_every_step_prepares_with_the_defaults(host, hostvars, groups):
     prepared = prepared_steps(FACTS[host], hostvars, groups)
@@ -49,6 +50,7 @@ def test_every_step_prepares_with_the_defaults(host, hostvars, groups):
     assert ("yard daemon.json" in prepared) == (engine == "yard")
     assert ("Docker daemon.json" in prepared) == (engine == "docker")
     assert ("Registry configuration" in prepared) == ("registry" in groups)
+    assert ("Registry users" in prepared) == bool(hostvars.get("registry_auth_users"))
 
 
 def test_el_hosts_get_repo_files_and_debian_hosts_sources():

@@ -8,7 +8,7 @@ import hashlib
 import pytest
 
 from provision.actions import ActionError, Change, Command, Observed, Ok, Upload
-from provision.actions import (daemon_json, engine_bundle, firewalld, kernel_module, move_aside,
+from provision.actions import (daemon_json, engine_bundle, firewalld, htpasswd, kernel_module, move_aside,
                                selinux, sysctl, wait_http)
 
 FACTS = {"os_family": "el", "os_version": 9, "python": "/usr/bin/python3"}
@@ -197,3 +197,35 @@ def test_wait_http_is_ok_once_answered_and_waits_for_a_unit_not_yet_running():
 def test_wait_http_fails_when_a_running_unit_stays_silent():
     with pytest.raises(ActionError, match="did not answer within 60 s: status 401"):
         wait_http.plan(WAIT, FACTS, Observed(0, "silent status 401\n"))
+
+
+# --- htpasswd ---------------------------------------------------------------------------------
+
+def htpasswd_observed(content):
+    import base64
+    return Observed(0, "640 root docker-registry\n%s\n" % base64.b64encode(content.encode()).decode())
+
+
+HTPASSWD = {"path": "/etc/dockyard/registry.htpasswd", "users": {"alice": "secret", "bob": "hunter2"},
+            "owner": "root", "group": "docker-registry", "mode": "0640"}
+
+
+def test_htpasswd_writes_bcrypt_hashes_that_the_next_run_accepts():
+    import bcrypt
+    change = htpasswd.plan(HTPASSWD, FACTS, Observed(0, "absent\n"))
+    upload = change.ops[-1]
+    assert "secret" not in change.reason and b"secret" not in upload.data
+    entries = htpasswd.parse(upload.data.decode())
+    assert sorted(entries) == ["alice", "bob"]
+    assert bcrypt.checkpw(b"secret", entries["alice"].encode())
+    assert isinstance(htpasswd.plan(HTPASSWD, FACTS, htpasswd_observed(upload.data.decode())), Ok)
+
+
+def test_htpasswd_rehashes_a_changed_password_and_drops_unknown_users():
+    first = htpasswd.plan(HTPASSWD, FACTS, Observed(0, "absent\n")).ops[-1].data.decode()
+    alice = htpasswd.parse(first)["alice"]
+    changed = dict(HTPASSWD, users={"alice": "secret", "bob": "new password"})
+    change = htpasswd.plan(changed, FACTS, htpasswd_observed(first + "mallory:$2b$05$invalid\n"))
+    assert change.reason.endswith("users to set or remove: bob, mallory")
+    entries = htpasswd.parse(change.ops[-1].data.decode())
+    assert entries["alice"] == alice and sorted(entries) == ["alice", "bob"]
