@@ -19,6 +19,8 @@ from provision.lab.settings import MAX_HOSTS, Lab
 
 def main_lab(args):
     try:
+        if os.geteuid() != 0:
+            raise LabError("the lab needs root (namespaces, mounts, bridges, iptables)")
         lab = Lab.from_environment()
         if args.lab_verb == "up":
             up(lab, args.hosts)
@@ -33,8 +35,6 @@ def main_lab(args):
 
 
 def up(lab, count):
-    if os.geteuid() != 0:
-        raise LabError("the lab needs root (namespaces, mounts, bridges, iptables)")
     if not 1 <= count <= MAX_HOSTS:
         raise LabError("--hosts must be between 1 and %d, not %d" % (MAX_HOSTS, count))
     root = rootfs.ensure()
