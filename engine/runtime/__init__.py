@@ -66,13 +66,16 @@ Modules, one job each: client (launch, Shim: the daemon's side) starts shim (the
 process that owns a container), which forks init (the container's first process: cgroups,
 namespaces, rootfs, then process: user, capabilities, exec) or exec (docker exec); console
 (ptys), channel (the shim/child handshake), logs (json-file), bundle (the bundle's files),
+source (where shims import the engine from),
 users, capabilities, cgroups, namespaces (ctypes syscalls), processes (top).
 
 Details the daemon may rely on:
 - The shim is started as `sys.executable -I -S -c "import sys; sys.path.insert(0, ROOT);
   from engine.runtime.shim import main; main()" container|exec DIR FD`, ROOT being the
-  directory (or zipapp file) that holds the `engine` package: no console script and no
-  `yardd` subcommand is needed, from a checkout, a wheel or yard.pyz alike.
+  directory that holds the `engine` package: no console script and no `yardd` subcommand
+  is needed, from a checkout, a wheel or yard.pyz alike. From yard.pyz, ROOT is a copy of
+  its engine/ unpacked once into /run/yard/engine-<digest>/, so that Python can cache the
+  compiled modules (it cannot inside a zip, and each start would compile them again).
 - The bundle directory holds spec.json, pid (the container's host pid), shim.pid,
   shim.sock, started, exit.json {"code", "oom_killed", "finished_at"} and shim.log (the
   shim's own errors). `cleanup()` leaves only exit.json (a Shim made afterwards has

@@ -10,6 +10,7 @@ import signal
 import socket
 import sys
 
+from . import source
 from .bundle import read_int, read_json, read_line, remove, with_socket_address, write_json
 from .cgroups import Cgroup
 
@@ -26,23 +27,17 @@ class CreateError(RuntimeError):
         self.exit_code = exit_code
 
 
-def _engine_path():
-    """What to put on sys.path to import `engine`: the checkout, or the zipapp file itself
-    (this file is <root>/engine/runtime/client.py either way)."""
-    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
 def spawn(mode, directory):
     """Start a shim for `directory` and wait until its process is created (or failed).
 
     The shim runs as `python -I -S -c <import engine.runtime.shim; main()>`, with the engine's
-    location on sys.path: that works from a checkout, an installed package and a zipapp, and
-    needs no console script. It starts in a new session and forks again, so it is nobody's
-    child once `spawn` returns: a daemon restart does not touch it.
+    location on sys.path (see source.py): that works from a checkout, an installed package
+    and a zipapp, and needs no console script. It starts in a new session and forks again,
+    so it is nobody's child once `spawn` returns: a daemon restart does not touch it.
     """
     import subprocess           # here, not at the top: every shim imports this module
     code = ("import sys; sys.path.insert(0, %r); from engine.runtime.shim import main; main()"
-            % _engine_path())
+            % source.shim_path())
     ready_read, ready_write = os.pipe()
     with os.fdopen(ready_read, "rb") as ready:
         try:
