@@ -26,8 +26,12 @@ def shim_path():
     """The sys.path entry for shims: engine_path(), or the unpacked copy of a zipapp."""
     global _path
     if _path is None:
-        root = engine_path()
-        _path = _unpack(root) if os.path.isfile(root) else root
+        _path = engine_path()
+        if os.path.isfile(_path):
+            try:
+                _path = _unpack(_path)
+            except OSError:
+                pass                        # no /run/yard: shims import from the zip, slower
     return _path
 
 
