@@ -84,6 +84,9 @@ def child_main(sock, setup):
     `setup()` builds the container process and returns (path, args, env, no_new_privileges,
     pty master or None). Its failure is reported to the shim; success waits for START.
     """
+    # Python's KeyboardInterrupt handler is no handler of the container's: as PID 1 without
+    # one, it ignores SIGINT like any container's init until its command runs.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     try:
         path, args, env, no_new_privileges, master = setup()
     except ExecError as error:

@@ -457,6 +457,8 @@ def test_a_missing_or_unrunnable_command_fails_at_launch(containers):
 def test_sigkill_gives_137_and_status_follows_the_lifecycle(containers):
     shim, _ = containers.launch(["sleep", "1000"])
     assert shim.status() == "created"
+    shim.signal(signal.SIGINT)                   # PID 1 has no handler: ignored, as docker's
+    assert shim.wait(timeout=0.2) is None
     shim.start()
     assert shim.status() == "running"
     assert shim.wait(timeout=0.2) is None
