@@ -35,8 +35,9 @@ def test_a_pull_killed_midway_stores_nothing_partial(make_image_engine, registry
     root.parent.mkdir()
     daemon = subprocess.Popen([sys.executable, "-c", ENGINE, str(root), str(sock)])
     try:
+        deadline = time.monotonic() + 60
         while not sock.exists():
-            assert daemon.poll() is None
+            assert daemon.poll() is None and time.monotonic() < deadline, "the engine did not start"
             time.sleep(0.05)
         pull = subprocess.Popen([sys.executable, "-m", "engine.cli.main", "-H", "unix://%s" % sock, "pull", name],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
