@@ -321,6 +321,19 @@ def test_the_working_directory_is_created_and_relative_commands_start_there(cont
     assert out == b"/not/there/yet\n"
 
 
+def test_a_bundle_path_longer_than_a_unix_socket_address(containers, tmp_path):
+    deep = tmp_path / ("d" * 100) / ("e" * 100)
+    deep.mkdir(parents=True)
+    spec = containers.spec(["echo", "deep"])
+    spec["log"]["path"] = str(deep / "json.log")
+    shim = containers.launch_spec(spec)
+    assert len(os.path.join(shim.directory, "shim.sock")) > 108
+    stream = shim.attach()
+    shim.start()
+    assert demultiplex(read_all(stream))[0] == b"deep\n"
+    assert shim.wait().code == 0
+
+
 def test_the_json_log_holds_each_line_and_rotates(containers):
     spec = containers.spec(sh("i=0; while [ $i -lt 200 ]; do echo line-$i; i=$((i+1)); done; echo -n end >&2"))
     spec["log"].update(max_size=2000, max_file=3)
