@@ -34,7 +34,8 @@ def snapshot():
     archive = subprocess.run(["git", "-C", str(REPOSITORY), "archive", "HEAD"],
                              stdout=subprocess.PIPE, check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(SNAPSHOT)], input=archive, check=True)
-    shutil.copytree(BENCHMARKS, SNAPSHOT / "tests" / "benchmarks", dirs_exist_ok=True, symlinks=True,
+    shutil.rmtree(SNAPSHOT / "tests" / "benchmarks", ignore_errors=True)
+    shutil.copytree(BENCHMARKS, SNAPSHOT / "tests" / "benchmarks", symlinks=True,
                     ignore=shutil.ignore_patterns("__pycache__"))
     return command_version(["git", "-C", str(REPOSITORY), "log", "-1", "--format=%h %cI"])
 
