@@ -8,19 +8,27 @@ The variables behind Docker's daemon.json keys (registry_mirrors, insecure_regis
 data_root, cgroup_parent, log_driver, log_opts, live_restore, iptables, ip_forward, debug,
 daemon_extra) are checked on the controller, with Docker's meanings, before any step touches
 the host: a bad value fails the run naming the variable, and the host keeps its old file.
-Then the file is rendered and written as the template action writes files.
+Then the file is rendered; with yardd_validate, the engine bundle built from engine/ checks it
+too, on the controller (`yardd --validate --config-file F`, as the host's yardd would read it).
+Then it is written as the template action writes files.
 """
 import ipaddress
 import json
 import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 from urllib.parse import urlsplit
 
+from provision import bundle
 from provision.actions import ActionError, Arg, as_bool
 from provision.actions import template
 
 ARGS = {
     "src": Arg("str", required=True),
     "dest": Arg("path", required=True),
+    "yardd_validate": Arg("bool", default=False),
 }
 
 # dockerd's built-in log drivers.
@@ -46,7 +54,22 @@ def prepare(args, ctx):
         json.loads(args["content"])
     except ValueError as error:
         raise ActionError("%s does not render to JSON: %s" % (args["src"], error)) from None
+    if args["yardd_validate"]:
+        yardd_validate(args["content"])
     return args
+
+
+def yardd_validate(content):
+    """Run the engine bundle's `yardd --validate` on the rendered file; ActionError with its message."""
+    with tempfile.TemporaryDirectory(prefix="dockyard-daemon-json-") as directory:
+        pyz, config = Path(directory) / "yard.pyz", Path(directory) / "daemon.json"
+        bundle.build(pyz)
+        config.write_text(content)
+        result = subprocess.run([sys.executable, str(pyz), "yardd", "--validate", "--config-file", str(config)],
+                                capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    if result.returncode != 0:
+        message = (result.stderr or result.stdout).strip().replace(str(config), "daemon.json")
+        raise ActionError("yardd refuses the rendered daemon.json: %s" % message)
 
 
 check = template.check

@@ -229,3 +229,9 @@ def test_htpasswd_rehashes_a_changed_password_and_drops_unknown_users():
     assert change.reason.endswith("users to set or remove: bob, mallory")
     entries = htpasswd.parse(change.ops[-1].data.decode())
     assert entries["alice"] == alice and sorted(entries) == ["alice", "bob"]
+
+
+def test_yardd_from_the_bundle_validates_the_rendered_file():
+    daemon_json.yardd_validate('{"bip": "172.18.0.1/16", "live-restore": false}')
+    with pytest.raises(ActionError, match="yardd refuses the rendered daemon.json: .*no-such-option"):
+        daemon_json.yardd_validate('{"no-such-option": true}')
