@@ -498,8 +498,7 @@ class ContainerService:
         if client is None:
             threading.Thread(target=self._exec_finished, args=(instance,), daemon=True).start()
             return
-        splice(client, inner, spec["stdin"])
-        self._exec_finished(instance)
+        splice(client, inner, spec["stdin"], lambda: self._exec_finished(instance))
 
     def _exec_finished(self, instance):
         status = instance.shim.wait()

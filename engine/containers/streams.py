@@ -11,10 +11,11 @@ def frame(stream, data):
     return struct.pack(">BxxxI", stream, len(data)) + data
 
 
-def splice(client, inner, stdin):
+def splice(client, inner, stdin, at_end=None):
     """Copy `inner` (the shim's socket, already framed) to `client` until the container's
     output ends; with `stdin`, copy the client's bytes the other way, closing the container's
-    stdin when the client closes its side. Returns once the output has ended."""
+    stdin when the client closes its side. `at_end()` runs before the client is let go (an
+    exec records its exit code there: the client asks for it as soon as its stream ends)."""
     feeder = None
     if stdin:
         feeder = threading.Thread(target=_copy_input, args=(client, inner), daemon=True)
@@ -29,6 +30,8 @@ def splice(client, inner, stdin):
         pass                                   # the client went away: the container goes on
     finally:
         inner.close()
+        if at_end:
+            at_end()
         try:
             client.shutdown(socket.SHUT_RDWR)  # wakes the feeder up; the server closes it later
         except OSError:

@@ -1,0 +1,226 @@
+"""The container lifecycle through the yard CLI against a real yardd: exit codes, verbs,
+restart policies, logs, exec, /etc files, published ports and concurrent API calls."""
+import os
+import socket
+import threading
+import time
+
+import pytest
+
+from yardd import wait_for, yardd  # noqa: F401  (the fixture)
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+
+
+def test_run_returns_the_output_and_the_exit_code(yardd):
+    result = yardd.yard("run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3")
+    assert (result.returncode, result.stdout, result.stderr) == (3, "out\n", "err\n")
+    assert yardd.yard("ps", "-a", "-q").stdout == ""          # --rm removed it
+
+
+def test_a_command_that_cannot_run_exits_126_or_127_and_an_engine_error_125(yardd):
+    missing = yardd.yard("run", "--rm", "busybox", "nosuch")
+    assert missing.returncode == 127 and "executable file not found" in missing.stderr
+    assert yardd.yard("run", "--rm", "busybox", "/etc/passwd").returncode == 126
+    assert yardd.yard("run", "--rm", "--bogus-flag", "busybox").returncode == 125
+    assert yardd.yard("run", "--rm", "--memory", "1k", "busybox", "true").returncode == 125
+    assert yardd.yard("ps", "-a", "-q").stdout == ""
+
+
+def test_stdin_environment_workdir_user_and_hostname(yardd, tmp_path):
+    env_file = tmp_path / "env"
+    env_file.write_text("# comment\nFROM_FILE=yes\n")
+    out = yardd.yard_ok("run", "--rm", "-e", "A=1", "--env-file", env_file, "-w", "/tmp", "-u", "65534",
+                        "-h", "box", "busybox", "sh", "-c", 'echo $A $FROM_FILE $(pwd) $(id -u) $(hostname)')
+    assert out == "1 yes /tmp 65534 box\n"
+    assert yardd.yard_ok("run", "--rm", "-i", "busybox", "tr", "a-z", "A-Z", input="shout\n") == "SHOUT\n"
+    assert yardd.yard_ok("run", "--rm", "--entrypoint", "echo", "busybox", "via", "entrypoint") == "via entrypoint\n"
+
+
+def test_lifecycle_create_start_stop_restart_rename_rm(yardd):
+    container_id = yardd.yard_ok("create", "--name", "life", "busybox", "sleep", "300").strip()
+    assert len(container_id) == 64
+    assert yardd.inspect("life")["State"]["Status"] == "created"
+    yardd.yard_ok("start", "life")
+    state = yardd.inspect(container_id[:8])["State"]          # a short id prefix finds it
+    assert state["Running"] and os.path.exists("/proc/%d" % state["Pid"])
+    assert "Up " in yardd.yard_ok("ps", "--format", "{{.Names}} {{.Status}}")
+    assert yardd.yard("rm", "life").returncode == 1            # running: refused without -f
+    first_pid = state["Pid"]
+    yardd.yard_ok("restart", "-t", "1", "life")
+    assert yardd.inspect("life")["State"]["Pid"] not in (0, first_pid)
+    yardd.yard_ok("stop", "-t", "1", "life")                  # sleep as pid 1 ignores SIGTERM: killed
+    state = yardd.inspect("life")["State"]
+    assert (state["Status"], state["ExitCode"], state["Pid"]) == ("exited", 137, 0)
+    assert not os.path.exists("/proc/%d" % first_pid)
+    yardd.yard_ok("rename", "life", "renamed")
+    assert yardd.inspect("renamed")["Id"] == container_id
+    yardd.yard_ok("rm", "renamed")
+    assert yardd.yard("inspect", "renamed").returncode == 1
+    assert yardd.container_dirs() == []
+
+
+def test_kill_exits_137_and_wait_reports_it(yardd):
+    yardd.yard_ok("run", "-d", "--name", "victim", "busybox", "sleep", "300")
+    yardd.yard_ok("kill", "victim")
+    assert yardd.yard_ok("wait", "victim") == "137\n"
+    assert yardd.inspect("victim")["State"]["ExitCode"] == 137
+
+
+def test_names_are_unique_and_generated_ones_look_like_docker(yardd):
+    yardd.yard_ok("create", "--name", "taken", "busybox", "true")
+    clash = yardd.yard("create", "--name", "taken", "busybox", "true")
+    assert clash.returncode == 125 and "already in use" in clash.stderr
+    generated = yardd.inspect(yardd.yard_ok("create", "busybox", "true").strip())["Name"]
+    adjective, _, surname = generated.lstrip("/").partition("_")
+    assert adjective.isalpha() and surname.rstrip("0123456789").isalpha()
+
+
+def test_restart_on_failure_gives_up_after_the_count(yardd):
+    yardd.yard_ok("run", "-d", "--name", "flaky", "--restart", "on-failure:2", "busybox", "sh", "-c", "exit 3")
+    assert wait_for(lambda: yardd.inspect("flaky")["RestartCount"] == 2
+                    and yardd.inspect("flaky")["State"]["Status"] == "exited")
+    state = yardd.inspect("flaky")["State"]
+    assert state["ExitCode"] == 3
+    time.sleep(1)                                             # and it stays down
+    assert yardd.inspect("flaky")["RestartCount"] == 2
+
+
+def test_restart_always_brings_back_a_process_killed_from_the_host_but_not_a_stopped_one(yardd):
+    yardd.yard_ok("run", "-d", "--name", "phoenix", "--restart", "always", "busybox", "sleep", "300")
+    first = yardd.inspect("phoenix")["State"]["Pid"]
+    os.kill(first, 9)
+    assert wait_for(lambda: yardd.inspect("phoenix")["State"]["Pid"] not in (0, first))
+    assert yardd.inspect("phoenix")["RestartCount"] == 1
+    yardd.yard_ok("stop", "-t", "1", "phoenix")
+    time.sleep(1)
+    assert yardd.inspect("phoenix")["State"]["Status"] == "exited"
+
+
+def test_logs_rotate_by_max_size_and_max_file(yardd):
+    yardd.yard_ok("run", "-d", "--name", "chatty", "--log-opt", "max-size=2k", "--log-opt", "max-file=2",
+                  "busybox", "sh", "-c", "for i in $(seq 1 300); do echo line-$i; done")
+    yardd.yard_ok("wait", "chatty")
+    log_path = yardd.inspect("chatty")["LogPath"]
+    assert os.path.exists(log_path + ".1") and not os.path.exists(log_path + ".2")
+    assert os.path.getsize(log_path) <= 2048 and os.path.getsize(log_path + ".1") <= 2048
+    lines = yardd.yard_ok("logs", "chatty").splitlines()
+    assert lines[-1] == "line-300" and "line-1" not in lines
+    assert lines == ["line-%d" % n for n in range(301 - len(lines), 301)]   # in order, none lost inside
+    assert yardd.yard_ok("logs", "--tail", "2", "chatty") == "line-299\nline-300\n"
+    stamped = yardd.yard_ok("logs", "-t", "--tail", "1", "chatty")
+    assert stamped.endswith("Z line-300\n") and stamped.startswith("20")
+
+
+def test_logs_follow_streams_until_the_container_ends(yardd):
+    yardd.yard_ok("run", "-d", "--name", "ticker", "busybox", "sh", "-c",
+                  "for i in 1 2 3; do echo tick-$i; sleep 0.3; done; echo done >&2")
+    result = yardd.yard("logs", "-f", "ticker", timeout=60)
+    assert result.stdout == "tick-1\ntick-2\ntick-3\n" and result.stderr == "done\n"
+
+
+def test_exec_runs_in_the_container_with_its_own_options(yardd):
+    yardd.yard_ok("run", "-d", "--name", "host", "busybox", "sleep", "300")
+    pid = yardd.inspect("host")["State"]["Pid"]
+    result = yardd.yard("exec", "-e", "X=42", "-w", "/tmp", "-u", "65534", "host", "sh", "-c",
+                        "echo $X $(pwd) $(id -u); tr '\\0' ' ' < /proc/1/cmdline; exit 7")
+    assert result.returncode == 7
+    assert result.stdout == "42 /tmp 65534\nsleep 300 "
+    assert yardd.yard_ok("exec", "-i", "host", "cat", input="fed\n") == "fed\n"
+    # The exec'd process lives in the container's namespaces.
+    namespaces = yardd.yard_ok("exec", "host", "sh", "-c",
+                               "readlink /proc/self/ns/pid; readlink /proc/self/ns/net").split()
+    assert namespaces == [os.readlink("/proc/%d/ns/pid" % pid), os.readlink("/proc/%d/ns/net" % pid)]
+    yardd.yard_ok("exec", "-d", "host", "touch", "/tmp/detached")
+    assert wait_for(lambda: yardd.yard("exec", "host", "test", "-e", "/tmp/detached").returncode == 0)
+    assert yardd.yard("exec", "host", "nosuch").returncode in (126, 127)
+
+
+def test_etc_files_name_the_container_and_skip_loopback_resolvers(yardd):
+    yardd.yard_ok("run", "-d", "--name", "etc", "-h", "etc-box", "busybox", "sleep", "300")
+    address = yardd.inspect("etc")["NetworkSettings"]["IPAddress"]
+    hosts = yardd.yard_ok("exec", "etc", "cat", "/etc/hosts")
+    assert "%s\tetc-box" % address in hosts and "127.0.0.1\tlocalhost" in hosts
+    assert yardd.yard_ok("exec", "etc", "cat", "/etc/hostname") == "etc-box\n"
+    resolv = yardd.yard_ok("exec", "etc", "cat", "/etc/resolv.conf")
+    assert "nameserver" in resolv and "nameserver 127." not in resolv
+
+
+def test_a_published_port_answers_with_real_traffic(yardd):
+    server = "while true; do echo hello-from-$(hostname) | nc -l -p 80; done"
+    yardd.yard_ok("run", "-d", "--name", "web", "-h", "web", "-p", "80", "busybox", "sh", "-c", server)
+    host_port = int(yardd.yard_ok("port", "web", "80").strip().rsplit(":", 1)[1])
+    assert yardd.inspect("web")["NetworkSettings"]["Ports"]["80/tcp"][0]["HostPort"] == str(host_port)
+    assert "0.0.0.0:%d->80/tcp" % host_port in yardd.yard_ok("ps")
+    assert _fetch("127.0.0.1", host_port) == b"hello-from-web\n"
+    address = yardd.inspect("web")["NetworkSettings"]["IPAddress"]
+    assert _fetch(address, 80) == b"hello-from-web\n"            # and on the bridge itself
+    yardd.yard_ok("rm", "-f", "web")
+    assert not any(str(host_port) in rule for rule in yardd.rules())
+
+
+def _fetch(address, port):
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            with socket.create_connection((address, port), timeout=5) as conn:
+                data = b""
+                while True:
+                    chunk = conn.recv(100)
+                    if not chunk:
+                        break
+                    data += chunk
+                if data:
+                    return data
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            return b""
+        time.sleep(0.2)
+
+
+def test_top_stats_and_prune(yardd):
+    yardd.yard_ok("run", "-d", "--name", "busy", "--pids-limit", "50", "busybox", "sleep", "300")
+    top = yardd.yard_ok("top", "busy")
+    assert "sleep 300" in top and top.startswith("UID")
+    stats = yardd.yard_ok("stats", "--no-stream", "busy").splitlines()
+    assert stats[0].startswith("CONTAINER ID") and stats[1].split()[1] == "busy"
+    yardd.yard_ok("run", "--name", "done", "busybox", "true")
+    pruned = yardd.yard_ok("container", "prune", "-f")
+    assert yardd.inspect("busy")["State"]["Running"]
+    assert yardd.yard("inspect", "done").returncode == 1 and "Total reclaimed space" in pruned
+
+
+def test_inspect_has_dockers_shape(yardd):
+    yardd.yard_ok("run", "-d", "--name", "shape", "-p", "8080", "--memory", "64m", "busybox", "sleep", "300")
+    info = yardd.inspect("shape")
+    for key in ("Id", "Created", "Path", "Args", "State", "Image", "Name", "RestartCount", "HostConfig",
+                "Config", "NetworkSettings", "Mounts"):
+        assert key in info
+    assert set(info["State"]) >= {"Status", "Running", "Paused", "Restarting", "OOMKilled", "Dead", "Pid",
+                                  "ExitCode", "Error", "StartedAt", "FinishedAt"}
+    assert (info["Name"], info["Path"], info["Args"]) == ("/shape", "sleep", ["300"])
+    assert info["HostConfig"]["Memory"] == 64 * 1024 * 1024
+    bridge = info["NetworkSettings"]["Networks"]["bridge"]
+    assert bridge["IPAddress"] == info["NetworkSettings"]["IPAddress"] and bridge["Gateway"]
+    assert info["Image"].startswith("sha256:")
+
+
+def test_concurrent_api_calls_are_safe(yardd):
+    errors, names = [], ["para%d" % n for n in range(6)]
+
+    def cycle(name):
+        try:
+            yardd.yard_ok("run", "-d", "--name", name, "busybox", "sleep", "300")
+            yardd.yard_ok("exec", name, "true")
+            yardd.yard_ok("rm", "-f", name)
+        except AssertionError as error:
+            errors.append(str(error))
+    threads = [threading.Thread(target=cycle, args=(name,)) for name in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert yardd.yard_ok("ps", "-a", "--format", "{{.Names}}") == ""
+    assert yardd.veths() == [] and yardd.container_dirs() == []
