@@ -1,0 +1,120 @@
+"""yardd as a service: flags over daemon.json, clean SIGTERM, state that survives a restart,
+live-restore on and off, restart policies honoured at start."""
+import os
+import socket
+import time
+
+import pytest
+
+from yardd import Yardd, wait_for
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+
+
+@pytest.fixture
+def make_daemon(tmp_path, busybox_archive):
+    made = []
+
+    def make(**kwargs):
+        daemon = Yardd(tmp_path / ("d%d" % len(made)), **kwargs)
+        os.makedirs(daemon.directory)
+        made.append(daemon)
+        daemon.start()
+        daemon.load(busybox_archive)
+        return daemon
+    yield make
+    for daemon in made:
+        daemon.destroy()
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def test_flags_override_the_file_and_info_reports_the_result(make_daemon):
+    daemon = make_daemon(extra_config={"cgroup-parent": "from-the-file", "debug": True})
+    info = daemon.yard_ok("info")
+    assert "Cgroup Parent: %s\n" % daemon.cgroup_parent in info      # the flag won
+    assert "Debug Mode: true" in info                                  # the file still counts
+    assert "Live Restore Enabled: false" in info
+
+
+def test_sigterm_stops_containers_and_removes_rules_and_socket(make_daemon):
+    daemon = make_daemon()
+    daemon.yard_ok("run", "-d", "--name", "worker", "-p", "80", "busybox", "sleep", "300")
+    pid = daemon.inspect("worker")["State"]["Pid"]
+    assert daemon.rules() and daemon.veths()
+    assert daemon.stop() == 0
+    assert not alive(pid)
+    assert not os.path.exists(daemon.socket)
+    assert daemon.rules() == [] and daemon.veths() == [] and daemon.cgroups() == []
+    assert daemon.engine_processes() == []
+
+
+def test_state_survives_a_restart_and_without_live_restore_running_containers_show_exited(make_daemon):
+    daemon = make_daemon()
+    daemon.yard_ok("create", "--name", "waiting", "-e", "KEPT=1", "busybox", "true")
+    assert daemon.yard("run", "--name", "finished", "busybox", "sh", "-c", "echo said-before; exit 4").returncode == 4
+    daemon.yard_ok("run", "-d", "--name", "running", "busybox", "sleep", "300")
+    before = {name: daemon.inspect(name) for name in ("waiting", "finished", "running")}
+    daemon.stop()
+    daemon.start()
+    after = {name: daemon.inspect(name) for name in ("waiting", "finished", "running")}
+    for name in before:
+        assert after[name]["Id"] == before[name]["Id"] and after[name]["Config"] == before[name]["Config"]
+    assert after["waiting"]["State"]["Status"] == "created"
+    assert after["finished"]["State"]["ExitCode"] == 4
+    assert daemon.yard_ok("logs", "finished") == "said-before\n"
+    assert after["running"]["State"]["Status"] == "exited"
+    assert not alive(before["running"]["State"]["Pid"])
+    daemon.yard_ok("start", "waiting")                                   # and they still work
+    assert daemon.yard_ok("wait", "waiting") == "0\n"
+
+
+def test_live_restore_keeps_containers_and_their_ports_across_a_restart(make_daemon):
+    daemon = make_daemon(live_restore=True)
+    daemon.yard_ok("run", "-d", "--name", "kept", "-p", "80", "busybox", "sh", "-c",
+                   "while true; do echo still-here | nc -l -p 80; done")
+    state = daemon.inspect("kept")["State"]
+    port = int(daemon.yard_ok("port", "kept", "80").strip().rsplit(":", 1)[1])
+    daemon.stop()
+    assert alive(state["Pid"])
+    assert _fetch(port) == b"still-here\n"                               # the daemon is down
+    daemon.start()
+    assert daemon.inspect("kept")["State"]["Pid"] == state["Pid"]
+    assert daemon.inspect("kept")["State"]["Running"]
+    assert daemon.yard_ok("exec", "kept", "echo", "reattached") == "reattached\n"
+    assert _fetch(port) == b"still-here\n"
+    daemon.yard_ok("kill", "kept")                                      # the monitor is back too
+    assert daemon.yard_ok("wait", "kept") == "137\n"
+    assert daemon.veths() == []
+
+
+def test_restart_always_is_honoured_when_the_daemon_starts(make_daemon):
+    daemon = make_daemon()
+    daemon.yard_ok("run", "-d", "--name", "always", "--restart", "always", "busybox", "sleep", "300")
+    daemon.yard_ok("run", "-d", "--name", "never", "busybox", "sleep", "300")
+    first = daemon.inspect("always")["State"]["Pid"]
+    daemon.stop()
+    daemon.start()
+    assert wait_for(lambda: daemon.inspect("always")["State"]["Running"])
+    assert daemon.inspect("always")["State"]["Pid"] != first
+    assert daemon.inspect("never")["State"]["Status"] == "exited"
+
+
+def _fetch(port):
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+                data = conn.recv(100)
+                if data:
+                    return data
+        except OSError:
+            pass
+        time.sleep(0.2)
+    return b""
