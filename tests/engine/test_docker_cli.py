@@ -1,0 +1,64 @@
+"""The real docker CLI (Debian's docker.io) against yardd: the API is Docker's, down to the
+hijacked attach/exec streams, the wait-then-start dance of `run` and ps/inspect's fields."""
+import json
+import os
+import shutil
+import socket
+import time
+
+import pytest
+
+from yardd import yardd  # noqa: F401  (the fixture)
+
+pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="needs root"),
+              pytest.mark.skipif(shutil.which("docker") is None, reason="needs the docker CLI (docker.io)")]
+
+
+def test_docker_run_rm_passes_output_and_exit_code(yardd):
+    result = yardd.docker("run", "--rm", "busybox", "echo", "hi")
+    assert (result.returncode, result.stdout) == (0, "hi\n"), result.stderr
+    result = yardd.docker("run", "--rm", "busybox", "sh", "-c", "echo oops >&2; exit 3")
+    assert (result.returncode, result.stderr) == (3, "oops\n")
+    assert yardd.docker("run", "--rm", "-i", "busybox", "cat", input="through stdin\n").stdout == "through stdin\n"
+    assert yardd.docker("run", "--rm", "busybox", "nosuch").returncode == 127
+    assert yardd.docker("ps", "-a", "-q").stdout == ""
+
+
+def test_docker_run_detached_with_a_port_then_logs_exec_ps_stop_rm(yardd):
+    server = "echo serving; while true; do echo hello-docker | nc -l -p 80; done"
+    started = yardd.docker("run", "-d", "--name", "dweb", "-p", "80", "busybox", "sh", "-c", server)
+    assert started.returncode == 0, started.stderr
+    container_id = started.stdout.strip()
+    port = int(yardd.docker("port", "dweb", "80").stdout.strip().splitlines()[0].rsplit(":", 1)[1])
+    assert _fetch(port) == b"hello-docker\n"
+    assert yardd.docker("logs", "dweb").stdout == "serving\n"
+    ps = yardd.docker("ps").stdout.splitlines()
+    assert ps[0].split()[:2] == ["CONTAINER", "ID"]
+    row = next(line for line in ps[1:] if line.startswith(container_id[:12]))
+    assert "Up " in row and "dweb" in row and "->80/tcp" in row
+    executed = yardd.docker("exec", "dweb", "sh", "-c", "echo from-exec; exit 6")
+    assert (executed.returncode, executed.stdout) == (6, "from-exec\n")
+    assert yardd.docker("exec", "-i", "dweb", "cat", input="exec stdin\n").stdout == "exec stdin\n"
+    inspected = json.loads(yardd.docker("inspect", "dweb").stdout)[0]
+    assert inspected["State"]["Running"] and inspected["Name"] == "/dweb"
+    assert inspected["NetworkSettings"]["Networks"]["bridge"]["IPAddress"]
+    assert yardd.docker("stop", "-t", "1", "dweb").returncode == 0
+    assert json.loads(yardd.docker("inspect", "dweb").stdout)[0]["State"]["Status"] == "exited"
+    assert "Exited (" in yardd.docker("ps", "-a").stdout
+    assert yardd.docker("rm", "dweb").returncode == 0
+    assert yardd.docker("ps", "-a", "-q").stdout == ""
+    assert yardd.veths() == [] and not any("DNAT" in rule for rule in yardd.rules())
+
+
+def _fetch(port):
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+                data = conn.recv(100)
+                if data:
+                    return data
+        except OSError:
+            pass
+        time.sleep(0.2)
+    return b""
