@@ -9,12 +9,17 @@ The lab of the README is `lab` (hosts lab-1.., bridge dylab0, 10.88.0.0/24, file
 DOCKYARD_LAB_NAME, DOCKYARD_LAB_SUBNET (three octets) and DOCKYARD_LAB_DIR choose another,
 so that several labs can run side by side (the lab tests use their own).
 """
+import contextlib
+import fcntl
 import os
 import sys
+from pathlib import Path
 
 from provision.lab import inventory, machine, mirror, network, rootfs
 from provision.lab.command import LabError, remove_tree
 from provision.lab.settings import MAX_HOSTS, Lab
+
+LOCKS = Path("/run/lock")
 
 
 def main_lab(args):
@@ -22,16 +27,30 @@ def main_lab(args):
         if os.geteuid() != 0:
             raise LabError("the lab needs root (namespaces, mounts, bridges, iptables)")
         lab = Lab.from_environment()
-        if args.lab_verb == "up":
-            up(lab, args.hosts)
-        elif args.lab_verb == "down":
-            down(lab)
-        else:
-            status(lab)
+        with one_at_a_time(lab):
+            if args.lab_verb == "up":
+                up(lab, args.hosts)
+            elif args.lab_verb == "down":
+                down(lab)
+            else:
+                status(lab)
     except LabError as error:
         print("provision lab %s: %s" % (args.lab_verb, error), file=sys.stderr)
         return 1
     return 0
+
+
+@contextlib.contextmanager
+def one_at_a_time(lab):
+    """Hold the lab's lock: two `up`s (or an `up` and a `down`) at once would each make half."""
+    LOCKS.mkdir(parents=True, exist_ok=True)
+    with open(LOCKS / ("dockyard-lab-%s.lock" % lab.name), "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print("lab %s: waiting for another `provision lab` on it" % lab.name, file=sys.stderr)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def up(lab, count):

@@ -133,6 +133,20 @@ def test_down_removes_every_process_mount_link_rule_and_file(spare_lab):
     assert leftovers(spare_lab.settings) == {key: [] for key in made}
 
 
+def test_two_ups_at_once_make_one_lab(spare_lab):
+    ups = [subprocess.Popen([sys.executable, "-m", "provision.cli", "lab", "up", "--hosts", "1"],
+                            env=spare_lab.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for up in ups:
+        _, stderr = up.communicate(timeout=600)
+        assert up.returncode == 0, stderr
+    root = machine.directory(spare_lab.settings, 1) / "root"
+    mounts = [line for line in open("/proc/self/mountinfo") if " %s " % root in line]
+    assert len(mounts) == 1, mounts
+    assert [m for m, _ in machine.nspawn_processes() if m == "labd-1"] == ["labd-1"]
+    assert spare_lab.sh(1, "hostname") == (0, "labd-1\n")
+
+
 def leftovers(settings):
     """What a lab leaves on this machine: processes, mounts, links, rules, files."""
     mounts = open("/proc/self/mountinfo").read()
