@@ -146,10 +146,12 @@ def test_drift_is_reported_by_check_and_repaired(yard_lab, tmp_path):
     lab.sh(1, "rm /etc/sysctl.d/99-yard.conf && sysctl -qw net.ipv4.ip_forward=0 && "
               "sed -i 's/\"debug\": false/\"debug\": true/' /etc/yard/daemon.json && systemctl stop yard")
 
-    status, report, output = apply(lab, tmp_path, "--check", "--limit", name)
+    status, report, output = apply(lab, tmp_path, "--check", "--diff", "--limit", name)
     assert status == 0, output
     assert {"Bridge netfilter and forwarding sysctls", "yard daemon.json",
             "yard enabled and running"} <= set(changed_steps(report, name))
+    diff = next(step["diff"] for step in report["hosts"][name] if step["name"] == "yard daemon.json")
+    assert '-  "debug": true,\n+  "debug": false,\n' in diff
     assert lab.sh(1, "test -e /etc/sysctl.d/99-yard.conf")[0] != 0   # --check changed nothing
     assert lab.sh(1, "systemctl is-active yard")[1] != "active\n"
 
@@ -174,10 +176,18 @@ def test_a_bad_daemon_variable_fails_naming_it_and_keeps_the_old_file(yard_lab, 
     assert lab.sh(1, "sha256sum /etc/yard/daemon.json /etc/sysctl.d/99-yard.conf") == before
 
 
-def test_docker_hosts_converge_with_the_same_settings(yard_lab, tmp_path):
+def test_docker_hosts_converge_with_the_same_settings_and_registry_auth(yard_lab, tmp_path):
     lab = yard_lab
-    converge(lab, tmp_path, "-e", "engine=docker")
+    converge(lab, tmp_path, "-e", json.dumps({"engine": "docker", "registry_auth_users": {"alice": "s3cret"}}))
     for index, name in enumerate(lab.names, 1):
         assert lab.sh(index, PING % "/run/docker.sock") == (0, "200 OK\n")
         config = json.loads(lab.sh(index, "cat /etc/docker/daemon.json")[1])
         assert config["cgroup-parent"] == name
+    probe = ("python3 -c 'import base64, sys, urllib.error, urllib.request\n"
+             "request = urllib.request.Request(\"http://%s:5000/v2/\")\n"
+             "if sys.argv[1:]: request.add_header(\"Authorization\", \"Basic \" + base64.b64encode(sys.argv[1].encode()).decode())\n"
+             "try: print(urllib.request.urlopen(request, timeout=10).status)\n"
+             "except urllib.error.HTTPError as error: print(error.code)'" % lab.addresses[-1])
+    assert lab.sh(1, probe) == (0, "401\n")
+    assert lab.sh(1, probe + " alice:s3cret") == (0, "200\n")
+    assert lab.sh(1, probe + " alice:wrong") == (0, "401\n")
