@@ -45,12 +45,16 @@ def snapshot_env(**variables):
     return dict(os.environ, PYTHONPATH=str(SNAPSHOT), **variables)
 
 
-def timed(argv, env=None, cwd=SNAPSHOT, log=None):
-    """Seconds a whole process took; raises BenchError (with its output's tail) if it failed."""
+def timed(argv, env=None, cwd=SNAPSHOT, log=None, timeout=900):
+    """Seconds a whole process took; raises BenchError (with its output's tail) if it failed
+    or ran past `timeout` (apt-get update on a lab host has been seen to hang for good)."""
     start = time.monotonic()
-    done = subprocess.run([str(arg) for arg in argv], env=env or snapshot_env(), cwd=cwd,
-                          stdin=subprocess.DEVNULL,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        done = subprocess.run([str(arg) for arg in argv], env=env or snapshot_env(), cwd=cwd,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise BenchError("%s: still running after %d s, stopped" % (" ".join(map(str, argv)), timeout))
     seconds = time.monotonic() - start
     output = done.stdout.decode(errors="replace")
     if log:
