@@ -1,4 +1,4 @@
-"""Every template in templates/, rendered for EL7, EL8, EL9 and Debian 12 hosts with the default
+"""Every template in templates/, rendered for EL7, EL8, EL9, Debian 12 and Ubuntu 22.04 hosts
 variables and with custom ones, compared with the files committed under golden/templates/.
 
 After an intended change to a template or a default, regenerate and review the diff:
@@ -33,6 +33,8 @@ HOSTS = {
                 "distribution_version": "9", "distribution_codename": "", "pkg_mgr": "dnf"},
     "debian12": {"os_family": "debian", "os_version": 12, "distribution": "debian",
                  "distribution_version": "12", "distribution_codename": "bookworm", "pkg_mgr": "apt"},
+    "ubuntu22": {"os_family": "debian", "os_version": 22, "distribution": "ubuntu",
+                 "distribution_version": "22.04", "distribution_codename": "jammy", "pkg_mgr": "apt"},
 }
 
 # Inventory variables as an INI inventory gives them (strings where Ansible's INI gives strings).
