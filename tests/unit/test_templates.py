@@ -1,5 +1,5 @@
-"""Every template in templates/, rendered for EL7, EL8, EL9, Debian 12 and Ubuntu 22.04 hosts
-variables and with custom ones, compared with the files committed under golden/templates/.
+"""Every template in templates/, rendered for EL7, EL8, EL9, Debian 12 and Ubuntu 22.04 hosts with
+the default variables and with custom ones, compared with the files under golden/templates/.
 
 After an intended change to a template or a default, regenerate and review the diff:
 
