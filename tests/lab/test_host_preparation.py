@@ -111,6 +111,17 @@ def converge(lab, tmp_path, *options):
     return report
 
 
+def test_check_on_fresh_hosts_says_what_would_change_and_changes_nothing(lab, tmp_path):
+    status, report, output = apply(lab, tmp_path, "--check")
+    assert status == 0 and not failed_steps(report), output
+    for host in lab.names:
+        assert {"Debian sources from the mirror", "Bridge netfilter and forwarding sysctls", "yard bundle",
+                "yard enabled and running"} <= set(changed_steps(report, host))
+    for index in range(1, lab.count + 1):
+        assert lab.sh(index, "ls /etc/yard /etc/sysctl.d/99-yard.conf /usr/local/lib/yard")[0] != 0
+        assert lab.sh(index, "test -f /etc/apt/sources.list.d/debian.sources")[0] == 0
+
+
 @pytest.fixture(scope="module")
 def yard_lab(lab, tmp_path_factory):
     converge(lab, tmp_path_factory.mktemp("yard"))
