@@ -56,3 +56,17 @@ def test_the_bundle_without_a_program_name_says_how_to_call_it(tmp_path):
     result = run(sys.executable, str(pyz), "--help")
     assert result.returncode == 2
     assert "{yard|yardd}" in result.stderr
+
+
+def test_the_bundle_starts_yardd_by_name_as_the_launchers_do(tmp_path):
+    pyz = tmp_path / "yard.pyz"
+    bundle.build(pyz)
+    config = tmp_path / "daemon.json"
+    config.write_text('{"bip": "172.18.0.1/16"}')
+    by_argument = run(sys.executable, str(pyz), "yardd", "--validate", "--config-file", str(config))
+    assert (by_argument.returncode, by_argument.stdout) == (0, "configuration OK\n"), by_argument.stderr
+    link = tmp_path / "yardd"
+    link.symlink_to(pyz)
+    config.write_text('{"no-such-option": 1}')
+    by_name = run(str(link), "--validate", "--config-file", str(config))
+    assert by_name.returncode == 1 and by_name.stderr.startswith("yardd: "), by_name.stderr
