@@ -58,6 +58,8 @@ def test_el_hosts_get_repo_files_and_debian_hosts_sources():
     assert el["Distribution repository files kept aside"]["names"] == ["rocky.repo", "rocky-extras.repo"]
     assert "Docker CE repository" in el and "Debian sources from the mirror" not in el
     assert "EPEL repository" not in el
+    assert el["Packages that conflict with Docker CE removed"]["state"] == "absent"
+    assert "Packages that conflict with Docker CE removed" not in prepared_steps(FACTS["centos7"], {"engine": "docker"})
     debian = prepared_steps(FACTS["debian12"])
     assert debian["Debian sources from the mirror"]["dest"] == "/etc/apt/sources.list"
     assert not any(name.endswith("repository") for name in debian)
