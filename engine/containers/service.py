@@ -252,10 +252,14 @@ class ContainerService:
 
     # --- the end of a container, restart policies ------------------------------------------
     def _monitor(self, container, shim):
-        status = shim.wait()
-        while status is None:                  # the shim is alive but not answering yet
-            time.sleep(0.1)
-            status = shim.wait()
+        status = None
+        while status is None:
+            try:
+                status = shim.wait()
+            except OSError:                    # the shim went away as we asked: it has written how
+                status = shim.exit_status()
+            if status is None:                 # alive but not answering yet
+                time.sleep(0.1)
         self._exited(container, shim, status)
 
     def _exited(self, container, shim, status):
@@ -337,13 +341,14 @@ class ContainerService:
         self._signal(shim, signal_number(container.config.get("StopSignal") or "SIGTERM"))
         if not container.changed.wait_for(lambda: container.shim is not shim, timeout):
             self._signal(shim, signal.SIGKILL)
-            container.changed.wait_for(lambda: container.shim is not shim)
+            if not container.changed.wait_for(lambda: container.shim is not shim, DEFAULT_STOP_TIMEOUT):
+                log("container %s did not end after SIGKILL" % container.id[:12])
 
     @staticmethod
     def _signal(shim, number):
         try:
             shim.signal(number)
-        except RuntimeError:
+        except (RuntimeError, OSError):
             pass                                 # it has just ended: the monitor records it
 
     def kill(self, reference, signal_name=None):
@@ -383,7 +388,8 @@ class ContainerService:
                 if container.running:
                     shim = container.shim
                     self._signal(shim, signal.SIGKILL)
-                    container.changed.wait_for(lambda: container.shim is not shim)
+                    if not container.changed.wait_for(lambda: container.shim is not shim, DEFAULT_STOP_TIMEOUT):
+                        raise Conflict("Could not kill running container %s, cannot remove" % container.id)
             if not container.removed:
                 self._delete(container)
 
