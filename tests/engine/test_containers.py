@@ -224,3 +224,25 @@ def test_concurrent_api_calls_are_safe(yardd):
     assert errors == []
     assert yardd.yard_ok("ps", "-a", "--format", "{{.Names}}") == ""
     assert yardd.veths() == [] and yardd.container_dirs() == []
+
+
+def test_network_modes_host_none_and_container(yardd):
+    host_net = os.readlink("/proc/self/ns/net")
+    assert yardd.yard_ok("run", "--rm", "--network", "host", "busybox", "readlink", "/proc/self/ns/net") \
+        == host_net + "\n"
+    links = yardd.yard_ok("run", "--rm", "--network", "none", "busybox", "ls", "/sys/class/net")
+    assert links.split() == ["lo"]
+    yardd.yard_ok("run", "-d", "--name", "owner", "busybox", "sleep", "300")
+    owner_net = os.readlink("/proc/%d/ns/net" % yardd.inspect("owner")["State"]["Pid"])
+    joined = yardd.yard_ok("run", "--rm", "--network", "container:owner", "busybox", "readlink", "/proc/self/ns/net")
+    assert joined == owner_net + "\n" and owner_net != host_net
+    assert yardd.yard("run", "--rm", "--network", "nosuch", "busybox", "true").returncode == 125
+
+
+def test_start_attach_and_ps_format_table(yardd):
+    yardd.yard_ok("create", "--name", "later", "busybox", "sh", "-c", "echo attached-output; exit 2")
+    result = yardd.yard("start", "-a", "later")
+    assert (result.returncode, result.stdout) == (2, "attached-output\n")
+    table = yardd.yard_ok("ps", "-a", "--format", "table {{.Names}}\t{{.Status}}").splitlines()
+    assert table[0].split() == ["NAMES", "STATUS"]
+    assert table[1].startswith("later") and "Exited (2)" in table[1]
