@@ -2,7 +2,6 @@
 
 The target comes from `-H`, else YARD_HOST, else unix:///run/yard.sock.
 """
-import http.client
 import json
 import os
 import socket
@@ -21,17 +20,92 @@ class ClientError(Exception):
         self.message = message
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path, timeout=None):
-        http.client.HTTPConnection.__init__(self, "localhost", timeout=timeout)
-        self._path = path
+class Response:
+    """An HTTP/1.1 answer read straight off the socket: `status`, `headers` (lower-case names)
+    and a body read as it arrives (by Content-Length, chunked, or up to the close).
 
-    def connect(self):
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        if self.timeout is not None:
-            sock.settimeout(self.timeout)
-        sock.connect(self._path)
-        self.sock = sock
+    http.client would do, but importing it costs more than the rest of `yard run` (it pulls
+    in ssl and email): this is the part of it a Unix-socket API client needs.
+    """
+
+    def __init__(self, sock, method):
+        self._sock = sock
+        self._file = sock.makefile("rb")
+        status_line = self._file.readline().decode("latin-1")
+        parts = status_line.split(None, 2)
+        if len(parts) < 2 or not parts[1].isdigit():
+            raise ClientError("malformed answer from the daemon: %r" % status_line)
+        self.status = int(parts[1])
+        self.headers = {}
+        while True:
+            line = self._file.readline().decode("latin-1")
+            if line in ("\r\n", "\n", ""):
+                break
+            key, _, value = line.partition(":")
+            self.headers[key.strip().lower()] = value.strip()
+        self._chunked = "chunked" in self.headers.get("transfer-encoding", "").lower()
+        length = self.headers.get("content-length")
+        self._remaining = int(length) if length is not None and not self._chunked else None
+        self._chunk_left = 0
+        self._done = method == "HEAD" or self.status in (204, 304)
+
+    def getheader(self, name, default=None):
+        return self.headers.get(name.lower(), default)
+
+    def read1(self, size=65536):
+        """Whatever part of the body is there (at most `size` bytes); b"" at its end."""
+        if self._done:
+            return b""
+        if self._chunked:
+            if not self._chunk_left:
+                self._chunk_left = int(self._file.readline().split(b";")[0].strip() or b"0", 16)
+                if not self._chunk_left:
+                    while self._file.readline() not in (b"\r\n", b"\n", b""):
+                        pass                                # trailers
+                    self._done = True
+                    return b""
+            data = self._file.read1(min(size, self._chunk_left))
+            self._chunk_left -= len(data)
+            if not self._chunk_left:
+                self._file.readline()                       # the CRLF after each chunk
+        elif self._remaining is not None:
+            data = self._file.read1(min(size, self._remaining)) if self._remaining else b""
+            self._remaining -= len(data)
+        else:
+            data = self._file.read1(size)
+        if not data:
+            self._done = True
+        return data
+
+    def read(self, size=-1):
+        """`size` bytes (fewer only at the end of the body), or all of it."""
+        pieces, wanted = [], size
+        while wanted != 0:
+            data = self.read1(65536 if wanted < 0 else wanted)
+            if not data:
+                break
+            pieces.append(data)
+            if wanted > 0:
+                wanted -= len(data)
+        return b"".join(pieces)
+
+    def __iter__(self):
+        """The body line by line (newline-delimited JSON streams)."""
+        pending = b""
+        while True:
+            data = self.read1()
+            if not data:
+                break
+            pending += data
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                yield line + b"\n"
+        if pending:
+            yield pending
+
+    def close(self):
+        self._file.close()
+        self._sock.close()
 
 
 def socket_path(host=None):
@@ -56,24 +130,50 @@ class Client:
         return url
 
     def open(self, method, path, params=None, body=None, headers=None, timeout=None):
-        """Send a request; return the live HTTPResponse (the caller reads or streams it)."""
-        conn = _UnixConnection(self.path, timeout=timeout)
+        """Send a request; return the live Response (the caller reads or streams it).
+
+        `body` may be bytes, a JSON-able dict or list, or a file object (sent chunked)."""
         headers = dict(headers or {})
         if isinstance(body, (dict, list)):
             body = json.dumps(body).encode("utf-8")
             headers.setdefault("Content-Type", "application/json")
+        if hasattr(body, "read"):
+            headers["Transfer-Encoding"] = "chunked"
+        else:
+            headers["Content-Length"] = str(len(body or b""))
+        head = "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n%s\r\n" % (
+            method, self._url(path, params), "".join("%s: %s\r\n" % item for item in headers.items()))
+        sock = self._connect(timeout)
         try:
-            conn.request(method, self._url(path, params), body=body, headers=headers)
-            response = conn.getresponse()
-        except (FileNotFoundError, ConnectionRefusedError):
-            raise ClientError("Cannot connect to the yard daemon at unix://%s. Is the yard daemon running?"
-                              % self.path)
-        except PermissionError:
-            raise ClientError("permission denied while trying to connect to the yard daemon socket at unix://%s"
-                              % self.path)
+            sock.sendall(head.encode("latin-1"))
+            if hasattr(body, "read"):
+                for chunk in iter(lambda: body.read(1 << 20), b""):
+                    sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                sock.sendall(b"0\r\n\r\n")
+            elif body:
+                sock.sendall(body)
+            response = Response(sock, method)
+        except OSError as error:
+            sock.close()
+            raise ClientError("error during connect: %s" % error)
         if response.status >= 400:
             raise _error_from(response)
         return response
+
+    def _connect(self, timeout=None):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(self.path)
+        except (FileNotFoundError, ConnectionRefusedError):
+            sock.close()
+            raise ClientError("Cannot connect to the yard daemon at unix://%s. Is the yard daemon running?"
+                              % self.path)
+        except PermissionError:
+            sock.close()
+            raise ClientError("permission denied while trying to connect to the yard daemon socket at unix://%s"
+                              % self.path)
+        return sock
 
     def call(self, method, path, params=None, body=None, headers=None):
         """A request whose answer is JSON (or empty): returns the decoded value."""
@@ -106,12 +206,7 @@ class Client:
 
     def hijack(self, path, params=None, body=None):
         """POST with `Upgrade: tcp` and return the raw socket, as docker's attach/exec do."""
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.connect(self.path)
-        except (FileNotFoundError, ConnectionRefusedError):
-            raise ClientError("Cannot connect to the yard daemon at unix://%s. Is the yard daemon running?"
-                              % self.path)
+        sock = self._connect()
         payload = b"" if body is None else json.dumps(body).encode("utf-8")
         head = ("POST %s HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
                 "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"

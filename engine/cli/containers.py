@@ -667,8 +667,7 @@ def logs(client, argv):
     out, err = _binary(sys.stdout), _binary(sys.stderr)
     try:
         if tty:
-            for chunk in iter(lambda: response.read1(65536) if hasattr(response, "read1")
-                              else response.read(65536), b""):
+            for chunk in iter(response.read1, b""):
                 out.write(chunk)
                 out.flush()
         else:
