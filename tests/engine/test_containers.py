@@ -246,3 +246,38 @@ def test_start_attach_and_ps_format_table(yardd):
     table = yardd.yard_ok("ps", "-a", "--format", "table {{.Names}}\t{{.Status}}").splitlines()
     assert table[0].split() == ["NAMES", "STATUS"]
     assert table[1].startswith("later") and "Exited (2)" in table[1]
+
+
+def _cgroup_file(yardd, controller, container_id, name):
+    with open("/sys/fs/cgroup/%s/%s/%s/%s" % (controller, yardd.cgroup_parent, container_id, name)) as source:
+        return source.read().strip()
+
+
+@pytest.mark.skipif(not os.path.isdir("/sys/fs/cgroup/memory"), reason="checks cgroup v1 files (this machine)")
+def test_resource_flags_reach_the_containers_cgroup(yardd):
+    container_id = yardd.yard_ok("run", "-d", "--memory", "64m", "--memory-swap", "128m", "--cpus", "0.5",
+                                 "--cpu-shares", "512", "--pids-limit", "40", "busybox", "sleep", "300").strip()
+    assert _cgroup_file(yardd, "memory", container_id, "memory.limit_in_bytes") == str(64 * 1024 * 1024)
+    assert _cgroup_file(yardd, "memory", container_id, "memory.memsw.limit_in_bytes") == str(128 * 1024 * 1024)
+    assert _cgroup_file(yardd, "cpu", container_id, "cpu.cfs_quota_us") == "50000"
+    assert _cgroup_file(yardd, "cpu", container_id, "cpu.cfs_period_us") == "100000"
+    assert _cgroup_file(yardd, "cpu", container_id, "cpu.shares") == "512"
+    assert _cgroup_file(yardd, "pids", container_id, "pids.max") == "40"
+
+
+def test_a_process_past_its_memory_limit_is_oom_killed(yardd):
+    hog = "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived"
+    result = yardd.yard("run", "--name", "hog", "--memory", "16m", "busybox", "sh", "-c", hog)
+    assert result.returncode == 137 and "survived" not in result.stdout
+    assert yardd.inspect("hog")["State"]["OOMKilled"] is True
+
+
+def test_bind_mounts_read_write_and_read_only(yardd, tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "from-host").write_text("host data\n")
+    out = yardd.yard_ok("run", "--rm", "-v", "%s:/data" % shared, "busybox", "sh", "-c",
+                        "cat /data/from-host; echo written > /data/from-container")
+    assert out == "host data\n" and (shared / "from-container").read_text() == "written\n"
+    result = yardd.yard("run", "--rm", "-v", "%s:/data:ro" % shared, "busybox", "touch", "/data/nope")
+    assert result.returncode != 0 and not (shared / "nope").exists()

@@ -118,3 +118,17 @@ def _fetch(port):
             pass
         time.sleep(0.2)
     return b""
+
+
+def test_after_a_daemon_crash_without_live_restore_its_containers_are_stopped_at_start(make_daemon):
+    daemon = make_daemon()
+    daemon.yard_ok("run", "-d", "--name", "orphan", "-p", "80", "busybox", "sleep", "300")
+    pid = daemon.inspect("orphan")["State"]["Pid"]
+    daemon.process.kill()                                          # no clean shutdown at all
+    daemon.process.wait()
+    assert alive(pid)                                              # the shim kept it
+    daemon.start()
+    state = daemon.inspect("orphan")["State"]
+    assert state["Status"] == "exited" and state["ExitCode"] == 137
+    assert not alive(pid)
+    assert daemon.veths() == [] and not any("DNAT" in rule for rule in daemon.rules())
