@@ -41,8 +41,8 @@ def verb(function):
         try:
             return function(client, argv)
         except UsageError as error:
-            sys.stderr.write("yard %s: %s\nSee 'yard %s --help'.\n" % (function.__name__.rstrip("_"), error,
-                                                                    function.__name__.rstrip("_")))
+            name = function.__name__.rstrip("_").replace("_", " ")       # exec_ -> exec, container_prune
+            sys.stderr.write("yard %s: %s\nSee 'yard %s --help'.\n" % (name, error, name))
             return ENGINE_ERROR
     wrapped.__name__ = function.__name__
     return wrapped

@@ -147,7 +147,9 @@ class ContainerService:
         for container in self.all():
             with container.lock:
                 summary = views.summary(container)
-            if not all_containers and summary["State"] not in ("running", "restarting") and not filters:
+            # As docker: stopped containers are listed with -a, or when a filter asks for a state.
+            shown = all_containers or "status" in filters or "exited" in filters
+            if not shown and summary["State"] not in ("running", "restarting"):
                 continue
             if _matches(summary, filters):
                 summaries.append(summary)
