@@ -1,9 +1,15 @@
 """The real docker CLI (Debian's docker.io) against yardd: the API is Docker's, down to the
 hijacked attach/exec streams, the wait-then-start dance of `run` and ps/inspect's fields."""
+import fcntl
 import json
 import os
+import pty
+import select
 import shutil
 import socket
+import struct
+import subprocess
+import termios
 import time
 
 import pytest
@@ -62,3 +68,36 @@ def _fetch(port):
             pass
         time.sleep(0.2)
     return b""
+
+
+def test_docker_run_it_gets_a_terminal_and_its_size(yardd):
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
+    session = subprocess.Popen(["docker", "-H", yardd.host, "run", "-it", "--rm", "busybox", "sh", "-c",
+                                "tty; read line; stty size; exit 5"], stdin=slave, stdout=slave, stderr=slave)
+    os.close(slave)
+    try:
+        seen = _read_until(master, b"/dev/pts/")
+        os.write(master, b"typed\r")
+        seen += _read_until(master, b"33 101")
+        assert session.wait(timeout=30) == 5
+    finally:
+        if session.poll() is None:
+            session.kill()
+        os.close(master)
+    assert b"/dev/pts/0" in seen and b"33 101" in seen
+
+
+def _read_until(fd, wanted, timeout=30):
+    data, deadline = b"", time.monotonic() + timeout
+    while wanted not in data and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 1)
+        if ready:
+            try:
+                chunk = os.read(fd, 1000)
+            except OSError:
+                break
+            if not chunk:
+                break
+            data += chunk
+    return data
