@@ -20,6 +20,7 @@ from engine.containers.errors import Conflict, ContainerError, InvalidParameter,
 from engine.containers.record import Container, now
 from engine.containers.spec import runtime_spec
 from engine.containers.streams import STDOUT, frame, splice
+from engine.images.service import ImageNotFound
 from engine.network import PortAllocated
 
 DEFAULT_STOP_TIMEOUT = 10
@@ -186,14 +187,16 @@ class ContainerService:
 
     def _start(self, container):
         """Launch, wire the network, let the command run. The caller holds the container's lock."""
-        image = self.images.resolve(container.data["Image"])
         mode = container.host_config["NetworkMode"]
-        namespace = "host" if mode == "host" else self._joined_namespace(mode) if mode.startswith("container:") \
-            else None
-        for mount in bind_mounts(container.host_config.get("Binds")):
-            if not os.path.exists(mount["source"]):
-                os.makedirs(mount["source"])           # as docker does for -v host:ctr
-        spec = runtime_spec(container, image, self.config, namespace)
+        try:
+            image = self.images.resolve(container.data["Image"])
+            namespace = {"host": "host"}.get(mode) or self._joined_namespace(mode)
+            for mount in bind_mounts(container.host_config.get("Binds")):
+                if not os.path.exists(mount["source"]):
+                    os.makedirs(mount["source"])       # as docker does for -v host:ctr
+            spec = runtime_spec(container, image, self.config, namespace)
+        except (ContainerError, ImageNotFound, OSError) as error:
+            self._start_failed(container, 125, str(error))
         shutil.rmtree(container.bundle, ignore_errors=True)
         try:
             shim = runtime.launch(container.bundle, spec)
@@ -212,7 +215,7 @@ class ContainerService:
             container.attachers = []
             shim.start()
         except (RuntimeError, OSError, PortAllocated) as error:
-            self._discard(container, shim)
+            self._release(container, shim)
             message = str(error)
             if isinstance(error, PortAllocated):
                 message = "driver failed programming external connectivity on endpoint %s (%s): %s" % (
@@ -225,6 +228,9 @@ class ContainerService:
         threading.Thread(target=self._monitor, args=(container, shim), daemon=True).start()
 
     def _joined_namespace(self, mode):
+        """The network namespace to join for `container:<name>`; None (a new one) otherwise."""
+        if not mode.startswith("container:"):
+            return None
         other = self.get(mode.split(":", 1)[1])
         if not other.running:
             raise Conflict("cannot join network of a non running container: %s" % other.id)
@@ -240,8 +246,9 @@ class ContainerService:
             self._delete(container)               # --rm: docker removes what could not start, too
         raise StartError(message, code)
 
-    def _discard(self, container, shim):
-        """Undo a launch that did not get to run (the caller holds the lock)."""
+    def _release(self, container, shim):
+        """Give back what a run held: its network endpoint, the runtime's cgroup and files
+        (the caller holds the lock). Used after an exit and after a start that failed."""
         if container.host_config["NetworkMode"] in ("default", "bridge"):
             self.network.disconnect(container.id)
         container.data["NetworkSettings"] = {}
@@ -269,7 +276,7 @@ class ContainerService:
             if container.shim is not shim:
                 return
             container.shim = None
-            self._discard(container, shim)
+            self._release(container, shim)
             self._forget_execs(container)
             container.set_exited(status.code, status.oom_killed, status.finished_at)
             restart = self._should_restart(container)
@@ -600,7 +607,7 @@ class ContainerService:
                     return
                 self._signal(shim, signal.SIGKILL)     # docker without live-restore: it must not outlive us
             status = shim.wait(DEFAULT_STOP_TIMEOUT) if shim is not None else None
-            self._discard(container, shim)
+            self._release(container, shim)
             container.shim = None
             status = status or runtime.ExitStatus(255, False, now())     # gone with a host reboot
             container.set_exited(status.code, status.oom_killed, status.finished_at)
@@ -609,7 +616,7 @@ class ContainerService:
                 self._delete(container)
                 return
         elif shim is not None:
-            self._discard(container, shim)          # leftovers of a release cut short
+            self._release(container, shim)          # leftovers of a release cut short
         if container.state["Status"] == "exited" and self._should_restart(container):
             try:
                 self._start(container)
