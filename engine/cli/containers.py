@@ -73,6 +73,7 @@ def _container_options(parser):
     add("-P", "--publish-all", action="store_true")
     add("--expose", action="append", default=[])
     add("--network", "--net", default="default")
+    add("--cgroupns", choices=("private", "host"))
     add("-m", "--memory")
     add("--memory-swap")
     add("--cpus")
@@ -163,7 +164,7 @@ def create_body(args):
         "Binds": args.volume or None, "NetworkMode": args.network, "PortBindings": bindings,
         "PublishAllPorts": args.publish_all, "AutoRemove": args.rm, "RestartPolicy": parse_restart(args.restart),
         "Privileged": args.privileged, "CapAdd": args.cap_add or None, "CapDrop": args.cap_drop or None,
-        "SecurityOpt": args.security_opt or None, "Dns": args.dns or None,
+        "SecurityOpt": args.security_opt or None, "Dns": args.dns or None, "CgroupnsMode": args.cgroupns or "",
         "LogConfig": {"Type": "json-file", "Config": dict(opt.split("=", 1) for opt in args.log_opt if "=" in opt)},
     }
     if args.memory:

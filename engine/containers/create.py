@@ -127,6 +127,10 @@ def checked_host_config(host):
     for key in ("CapAdd", "CapDrop", "SecurityOpt", "Dns", "DnsSearch", "DnsOptions", "ExtraHosts"):
         host[key] = host.get(key) or None
     host["Privileged"] = bool(host.get("Privileged"))
+    if host.get("CgroupnsMode") not in (None, "", "private"):
+        raise InvalidParameter("cgroupns mode %r is not supported: every container gets its own cgroup "
+                               "namespace (private)" % host["CgroupnsMode"])
+    host["CgroupnsMode"] = "private"
     return host
 
 

@@ -281,3 +281,10 @@ def test_bind_mounts_read_write_and_read_only(yardd, tmp_path):
     assert out == "host data\n" and (shared / "from-container").read_text() == "written\n"
     result = yardd.yard("run", "--rm", "-v", "%s:/data:ro" % shared, "busybox", "touch", "/data/nope")
     assert result.returncode != 0 and not (shared / "nope").exists()
+
+
+def test_cgroupns_private_is_the_containers_own_and_host_is_refused(yardd):
+    inside = yardd.yard_ok("run", "--rm", "--cgroupns", "private", "busybox", "readlink", "/proc/self/ns/cgroup")
+    assert inside.strip() != os.readlink("/proc/self/ns/cgroup")
+    refused = yardd.yard("run", "--rm", "--cgroupns", "host", "busybox", "true")
+    assert refused.returncode == 125 and "cgroupns" in refused.stderr
