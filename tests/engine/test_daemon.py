@@ -132,3 +132,21 @@ def test_after_a_daemon_crash_without_live_restore_its_containers_are_stopped_at
     assert state["Status"] == "exited" and state["ExitCode"] == 137
     assert not alive(pid)
     assert daemon.veths() == [] and not any("DNAT" in rule for rule in daemon.rules())
+
+
+def test_restart_policies_are_honoured_after_a_host_restart(make_daemon):
+    daemon = make_daemon(live_restore=True)
+    daemon.yard_ok("run", "-d", "--name", "service", "--restart", "always", "busybox", "sleep", "300")
+    daemon.yard_ok("run", "-d", "--name", "oneshot", "busybox", "sleep", "300")
+    pids = [daemon.inspect(name)["State"]["Pid"] for name in ("service", "oneshot")]
+    daemon.stop()
+    # A reboot: every shim and container process is gone, their records stay.
+    for pid in daemon.engine_processes() + pids:
+        os.kill(pid, 9)
+    assert wait_for(lambda: not any(alive(pid) for pid in pids))
+    daemon.start()
+    assert wait_for(lambda: daemon.inspect("service")["State"]["Running"])
+    assert daemon.inspect("service")["State"]["Pid"] not in pids
+    oneshot = daemon.inspect("oneshot")["State"]
+    # 255: the shim vanished without a word (137 if it saw its child die before it went).
+    assert oneshot["Status"] == "exited" and oneshot["ExitCode"] in (255, 137)
