@@ -96,12 +96,9 @@ def _container_options(parser):
 
 def parse_size(text, flag):
     """docker's RAMInBytes: 512m, 1g, 100k, 1024 (binary units)."""
-    units = {"": 1, "b": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3, "t": 1024 ** 4}
-    number, unit = text.rstrip("bB") if text[-2:].lower() in ("kb", "mb", "gb", "tb") else text, ""
-    if number and number[-1].lower() in units:
-        number, unit = number[:-1], number[-1].lower()
+    from engine.config import parse_size as size_in_bytes      # only for the flags that need it
     try:
-        return int(float(number) * units[unit])
+        return size_in_bytes(text)
     except ValueError:
         raise UsageError("invalid argument %r for %s: invalid size" % (text, flag))
 
