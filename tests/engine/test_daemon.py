@@ -150,3 +150,20 @@ def test_restart_policies_are_honoured_after_a_host_restart(make_daemon):
     oneshot = daemon.inspect("oneshot")["State"]
     # 255: the shim vanished without a word (137 if it saw its child die before it went).
     assert oneshot["Status"] == "exited" and oneshot["ExitCode"] in (255, 137)
+
+
+def test_with_live_restore_an_exit_while_the_daemon_is_down_is_recorded_at_start(make_daemon, tmp_path):
+    daemon = make_daemon(live_restore=True)
+    signal_dir = tmp_path / "signal"
+    signal_dir.mkdir()
+    daemon.yard_ok("run", "-d", "--name", "quitter", "-v", "%s:/signal" % signal_dir, "busybox", "sh", "-c",
+                   "while [ ! -e /signal/go ]; do sleep 0.1; done; echo leaving; exit 7")
+    pid = daemon.inspect("quitter")["State"]["Pid"]
+    daemon.stop()
+    (signal_dir / "go").write_text("")
+    assert wait_for(lambda: not alive(pid))
+    daemon.start()
+    state = daemon.inspect("quitter")["State"]
+    assert (state["Status"], state["ExitCode"]) == ("exited", 7)
+    assert daemon.yard_ok("logs", "quitter") == "leaving\n"
+    assert daemon.veths() == [] and daemon.cgroups() == []
