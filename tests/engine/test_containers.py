@@ -1,7 +1,9 @@
 """The container lifecycle through the yard CLI against a real yardd: exit codes, verbs,
 restart policies, logs, exec, /etc files, published ports and concurrent API calls."""
 import os
+import secrets
 import socket
+import subprocess
 import threading
 import time
 
@@ -288,3 +290,33 @@ def test_cgroupns_private_is_the_containers_own_and_host_is_refused(yardd):
     assert inside.strip() != os.readlink("/proc/self/ns/cgroup")
     refused = yardd.yard("run", "--rm", "--cgroupns", "host", "busybox", "true")
     assert refused.returncode == 125 and "cgroupns" in refused.stderr
+
+
+@pytest.fixture
+def remote_host():
+    """Another host: a network namespace linked to this one by a veth pair on a /30."""
+    tag = secrets.token_hex(2)
+    namespace, link, octet = "ycr" + tag, "ycr%sh" % tag, int(tag[:2], 16)
+    subprocess.run(["ip", "netns", "add", namespace], check=True)
+    try:
+        subprocess.run(["ip", "link", "add", link, "type", "veth", "peer", "name", "eth0", "netns", namespace],
+                       check=True)
+        subprocess.run(["ip", "addr", "add", "10.252.%d.1/30" % octet, "dev", link], check=True)
+        subprocess.run(["ip", "link", "set", link, "up"], check=True)
+        for command in (["ip", "addr", "add", "10.252.%d.2/30" % octet, "dev", "eth0"],
+                        ["ip", "link", "set", "eth0", "up"], ["ip", "link", "set", "lo", "up"]):
+            subprocess.run(["ip", "netns", "exec", namespace] + command, check=True)
+        yield {"namespace": namespace, "host_address": "10.252.%d.1" % octet}
+    finally:
+        subprocess.run(["ip", "link", "del", link], stderr=subprocess.DEVNULL)
+        subprocess.run(["ip", "netns", "del", namespace])
+
+
+def test_a_published_port_answers_another_host(yardd, remote_host):
+    yardd.yard_ok("run", "-d", "--name", "remote-web", "-p", "80", "busybox", "sh", "-c",
+                  "while true; do echo seen-from-afar | nc -l -p 80; done")
+    port = yardd.yard_ok("port", "remote-web", "80").strip().rsplit(":", 1)[1]
+    fetch = ["ip", "netns", "exec", remote_host["namespace"], "nc", "-w", "5", remote_host["host_address"], port]
+    answer = wait_for(lambda: subprocess.run(fetch, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                             universal_newlines=True, timeout=30).stdout)
+    assert answer == "seen-from-afar\n"
