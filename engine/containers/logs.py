@@ -16,7 +16,7 @@ POLL_SECONDS = 0.1
 
 def entries(log_path, tail=None, follow=False, is_running=lambda: False, since=0.0):
     """Yield (stream, text, time) for each log entry; `tail` keeps only the last N entries."""
-    handle, position = None, 0
+    handle = None
     backlog = collections.deque(maxlen=tail) if tail is not None and tail >= 0 else []
     for path in _files(log_path):
         try:
