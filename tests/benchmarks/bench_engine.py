@@ -12,7 +12,7 @@ Everything runs in a network namespace of its own (the script re-executes itself
 `unshare --net`): each engine keeps its defaults (iptables on, its own bridge) without touching
 this machine's FORWARD policy, bridges or ports. Each daemon gets its own data root, sockets,
 exec root, pidfile and cgroup parent under results/bench-engine. The engine measured is HEAD's
-(the bundle from results/bench-src, see timing.snapshot), run as hosts run it: /usr/bin/python3
+(the bundle from results/bench-src/, see timing.snapshot), run as hosts run it: /usr/bin/python3
 yard.pyz. Prints a table of medians and ratios; writes results/bench_engine.json.
 
     .venv/bin/python tests/benchmarks/bench_engine.py [--repeat 10]

@@ -5,7 +5,7 @@ floor (floor.py: one connection and one batched command per host).
 For each lab size N: for each tool, a fresh lab of N hosts, its first converge (timed
 --first-repeat times, on a fresh lab each time), then --repeat no-op runs. Every figure is a
 whole process, wall clock. Prints a table of medians and ratios; writes
-results/bench_provision.json. What runs is HEAD, unpacked in results/bench-src (see
+results/bench_provision.json. What runs is HEAD, unpacked in results/bench-src/ (see
 timing.snapshot). The lab is its own (`bench`, 10.241.20.0/24, results/bench-lab/),
 beside any developer's lab, and is brought down at the end.
 

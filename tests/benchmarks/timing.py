@@ -15,8 +15,9 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 RESULTS = REPOSITORY / "results"
 VENV_BIN = REPOSITORY / ".venv" / "bin"
 BENCHMARKS = Path(__file__).resolve().parent
-# What is measured: HEAD, unpacked here (see snapshot()).
-SNAPSHOT = RESULTS / "bench-src"
+# What is measured: HEAD, unpacked here (see snapshot()), one copy per benchmark script so
+# that two of them can run at once.
+SNAPSHOT = RESULTS / "bench-src" / Path(sys.argv[0]).stem
 
 
 class BenchError(RuntimeError):
@@ -24,8 +25,8 @@ class BenchError(RuntimeError):
 
 
 def snapshot():
-    """Unpack HEAD into results/bench-src, with tests/benchmarks as they are in the working tree,
-    and return its commit. Others edit engine/ and provision/ in this tree while a run lasts: a
+    """Unpack HEAD into results/bench-src/<script>, with tests/benchmarks as they are in the
+    working tree, and return its commit. Others edit engine/ and provision/ in this tree while a run lasts: a
     changed engine/ means a new bundle, and a no-op run that uploads it. Every command runs
     from the snapshot (snapshot_env, cwd), so the editable install's /work/main is not used."""
     if SNAPSHOT.exists():
