@@ -26,9 +26,10 @@ class BenchError(RuntimeError):
 
 def snapshot():
     """Unpack HEAD into results/bench-src/<script>, with tests/benchmarks as they are in the
-    working tree, and return its commit. Others edit engine/ and provision/ in this tree while a run lasts: a
-    changed engine/ means a new bundle, and a no-op run that uploads it. Every command runs
-    from the snapshot (snapshot_env, cwd), so the editable install's /work/main is not used."""
+    working tree, and return its commit. Others edit engine/ and provision/ in this tree while
+    a run lasts: a changed engine/ means a new bundle, and a no-op run that uploads it. Every
+    command runs from the snapshot (snapshot_env, cwd), so the editable install's /work/main
+    is not used."""
     if SNAPSHOT.exists():
         shutil.rmtree(SNAPSHOT)
     SNAPSHOT.mkdir(parents=True)
