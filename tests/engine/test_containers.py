@@ -320,3 +320,11 @@ def test_a_published_port_answers_another_host(yardd, remote_host):
     answer = wait_for(lambda: subprocess.run(fetch, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                              universal_newlines=True, timeout=30).stdout)
     assert answer == "seen-from-afar\n"
+
+
+def test_an_image_in_use_by_a_container_cannot_be_removed(yardd):
+    yardd.yard_ok("create", "--name", "user", "busybox", "true")
+    refused = yardd.yard("rmi", "busybox")
+    assert refused.returncode != 0 and "user" in refused.stderr
+    yardd.yard_ok("rm", "user")
+    yardd.yard_ok("rmi", "busybox")
