@@ -62,16 +62,19 @@ def url(lab, archive):
     return "%s/%s" % (lab.mirror_url, archive.name)
 
 
-def pid(lab):
-    """The running mirror's pid, or None. Checked against /proc so a reused pid is not ours."""
-    try:
-        number = int((directory(lab) / "pid").read_text())
-        with open("/proc/%d/cmdline" % number, "rb") as cmdline:
-            argv = cmdline.read().split(b"\0")
-    except (OSError, ValueError):
-        return None
-    config = str(directory(lab) / "config").encode()
-    return number if argv[0] == PROGRAM.encode() and b"-c" in argv and config in argv else None
+def pids(lab):
+    """The lab's mirror processes, found by their command line (a pid file could be stale,
+    or lost to a run that was killed)."""
+    wanted = [PROGRAM.encode(), b"-c", str(directory(lab) / "config").encode()]
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/cmdline" % entry, "rb") as cmdline:
+                if cmdline.read().split(b"\0")[:3] == wanted:
+                    found.append(int(entry))
+        except (OSError, ValueError):
+            continue
+    return found
 
 
 def answering(lab):
@@ -83,7 +86,7 @@ def answering(lab):
 
 
 def up(lab):
-    if pid(lab):
+    if pids(lab):
         return
     if not os.path.exists(PROGRAM):
         raise LabError("mirror: %s is missing (apt-get install apt-cacher-ng)" % PROGRAM)
@@ -94,10 +97,10 @@ def up(lab):
     templates.write(state / "config" / "acng.conf", "acng.conf", lab=lab.name,
                     address=lab.gateway, port=MIRROR_PORT, cache_dir=cache, log_dir=state,
                     socket=state / "socket", pid_file=state / "acng.pid", archives=archives())
-    log = open(state / "mirror.log", "ab")
-    process = subprocess.Popen([PROGRAM, "-c", str(state / "config")], stdin=subprocess.DEVNULL,
-                               stdout=log, stderr=log, start_new_session=True)
-    (state / "pid").write_text(str(process.pid))
+    with open(state / "mirror.log", "ab") as log:
+        process = subprocess.Popen([PROGRAM, "-c", str(state / "config")],
+                                   stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                   start_new_session=True)
     deadline = time.monotonic() + 15
     while not answering(lab):
         if process.poll() is not None or time.monotonic() > deadline:
@@ -108,18 +111,16 @@ def up(lab):
 
 
 def down(lab):
-    number = pid(lab)
-    if number:
+    for number in pids(lab):
         os.kill(number, signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        while pid(lab) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if pid(lab):
-            os.kill(number, signal.SIGKILL)
-    (directory(lab) / "pid").unlink(missing_ok=True)
+    deadline = time.monotonic() + 10
+    while pids(lab) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for number in pids(lab):
+        os.kill(number, signal.SIGKILL)
 
 
 def describe(lab):
-    state = "running" if pid(lab) else "stopped"
+    state = "running" if pids(lab) else "stopped"
     return "mirror %s: %s (%s)" % (lab.mirror_url, state,
                                    ", ".join("/" + archive.name for archive in archives()))
