@@ -139,6 +139,16 @@ class Yardd:
                           if os.path.isdir(os.path.join(path, child))]
         return found
 
+    def cgroup_processes(self):
+        found = set()
+        for path in self.cgroups():
+            try:
+                with open(os.path.join(path, "cgroup.procs")) as source:
+                    found.update(int(line) for line in source if line.strip())
+            except OSError:
+                pass
+        return sorted(found)
+
     def veths(self):
         """veths on our bridge."""
         path = "/sys/class/net/%s/brif" % self.bridge
@@ -165,14 +175,15 @@ class Yardd:
         try:
             self.stop()
         finally:
-            for pid in self.engine_processes():
+            # Shims, and containers a live-restore daemon left running (they sit in our cgroups).
+            for pid in self.engine_processes() + self.cgroup_processes():
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-            time.sleep(0.2)
+            wait_for(lambda: not self.cgroup_processes(), timeout=30)
             for path in sorted(self.cgroups(), reverse=True):
-                _remove_cgroup(path)
+                wait_for(lambda: _remove_cgroup(path), timeout=10)
             for controller in os.listdir(CGROUP_ROOT):
                 _remove_cgroup(os.path.join(CGROUP_ROOT, controller, self.cgroup_parent))
             sys.path.insert(0, REPO)
@@ -185,15 +196,17 @@ class Yardd:
 
 
 def _remove_cgroup(path):
+    """Remove a cgroup and its children; True once it is gone (a dying process keeps it a moment)."""
     if not os.path.isdir(path):
-        return
+        return True
     for child in sorted(os.listdir(path)):
         if os.path.isdir(os.path.join(path, child)):
             _remove_cgroup(os.path.join(path, child))
     try:
         os.rmdir(path)
     except OSError:
-        pass
+        return False
+    return True
 
 
 def wait_for(predicate, timeout=30, interval=0.1):
