@@ -26,6 +26,7 @@ from engine.network import PortAllocated
 DEFAULT_STOP_TIMEOUT = 10
 RESTART_DELAY_FIRST, RESTART_DELAY_MAX = 0.1, 60.0
 RAN_LONG_ENOUGH = 10           # seconds: a container that ran this long restarts without back-off
+CLEANUP_ATTEMPTS = 3           # the runtime waits ~2 s for a killed cgroup to empty; more on a loaded host
 
 
 def log(message):
@@ -252,11 +253,13 @@ class ContainerService:
         if container.host_config["NetworkMode"] in ("default", "bridge"):
             self.network.disconnect(container.id)
         container.data["NetworkSettings"] = {}
-        try:
-            if shim is not None:
-                shim.cleanup()
-        except (RuntimeError, OSError) as error:
-            log("cleaning up container %s: %s" % (container.id[:12], error))
+        for attempt in range(CLEANUP_ATTEMPTS if shim is not None else 0):
+            try:
+                shim.cleanup()                  # idempotent: a retry finishes what a busy host delayed
+                break
+            except (RuntimeError, OSError) as error:
+                if attempt == CLEANUP_ATTEMPTS - 1:
+                    log("cleaning up container %s: %s" % (container.id[:12], error))
         shutil.rmtree(container.bundle, ignore_errors=True)
 
     # --- the end of a container, restart policies ------------------------------------------
