@@ -101,16 +101,22 @@ def register(router, services):
 
     def attach(request, id):
         container = get(id)
-        client = request.hijack(RAW_STREAM)
-        if request.flag("logs"):
-            _, entries = containers.logs(id)
-            for name, text, _ in entries:
-                if request.flag(name):
-                    data = text.encode("utf-8")
-                    client.sendall(data if container.config["Tty"] else frame(STREAM_IDS[name], data))
+
+        def hijack():
+            client = request.hijack(RAW_STREAM)
+            if request.flag("logs"):              # what it has written so far, first
+                _, entries = containers.logs(id)
+                for name, text, _ in entries:
+                    if request.flag(name):
+                        data = text.encode("utf-8")
+                        client.sendall(data if container.config["Tty"] else frame(STREAM_IDS[name], data))
+            return client
+
         if request.flag("stream", True):
-            containers.attach(container, client, request.flag("stdin"), request.flag("stdout"),
+            containers.attach(container, hijack, request.flag("stdin"), request.flag("stdout"),
                               request.flag("stderr"))
+        else:
+            hijack()
 
     def resize(request, id):
         with _errors():

@@ -437,14 +437,18 @@ class ContainerService:
                 container.changed.wait_for(lambda: not container.running or container.removed)
             return container.state["ExitCode"], container.state["Error"] or None
 
-    def attach(self, container, client, stdin=False, stdout=True, stderr=True):
-        """Join a hijacked client to the container's streams, now or at its next start."""
+    def attach(self, container, hijack, stdin=False, stdout=True, stderr=True):
+        """Join a client to the container's streams, now or at its next start. `hijack()` takes
+        over the client's connection; it is called once the attachment is registered, so a
+        client that starts the container as soon as it is answered misses no output."""
         with container.lock:
             if container.running:
                 inner = container.shim.attach(stdin, stdout, stderr)
+                client = hijack()
             else:
                 pending = {"stdin": stdin, "stdout": stdout, "stderr": stderr, "sock": None, "failed": False}
                 container.attachers.append(pending)
+                client = hijack()
                 container.changed.wait_for(lambda: pending["sock"] or pending["failed"] or container.removed)
                 inner = pending["sock"]
                 if inner is None:

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from engine.cli.client import Client
 from yardd import wait_for, yardd  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
@@ -328,3 +329,25 @@ def test_an_image_in_use_by_a_container_cannot_be_removed(yardd):
     assert refused.returncode != 0 and "user" in refused.stderr
     yardd.yard_ok("rm", "user")
     yardd.yard_ok("rmi", "busybox")
+
+
+def test_run_never_loses_output_between_attach_and_start(yardd):
+    """docker run starts the container as soon as attach is answered: the attachment must already
+    be in place then (it once was not, and short-lived output went missing now and then)."""
+    client = Client(yardd.host)
+    for attempt in range(30):
+        body = {"Image": "busybox", "Cmd": ["echo", "run-%d" % attempt], "AttachStdout": True,
+                "AttachStderr": True, "HostConfig": {"AutoRemove": True}}
+        container_id = client.post("/containers/create", body=body)["Id"]
+        sock = client.hijack("/containers/%s/attach" % container_id, {"stream": 1, "stdout": 1, "stderr": 1})
+        waiter = client.open("POST", "/containers/%s/wait" % container_id, {"condition": "removed"})
+        client.post("/containers/%s/start" % container_id)
+        received = b""
+        while True:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            received += chunk
+        sock.close()
+        waiter.read()
+        assert received[8:] == ("run-%d\n" % attempt).encode(), "attempt %d" % attempt
