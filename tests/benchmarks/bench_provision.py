@@ -81,14 +81,20 @@ def first_converge(tool, count, index, failures):
 
 
 def measure_tool(tool, count, repeat, first_repeat):
-    failures = []
+    failures, figures = [], {}
     try:
-        figures = {"first": summary([first_converge(tool, count, index, failures)
-                                     for index in range(first_repeat)])}
+        if first_repeat:
+            figures["first"] = summary([first_converge(tool, count, index, failures)
+                                        for index in range(first_repeat)])
     except BenchError:
-        # No first converge figure, but the no-op one still means something: the hosts as
-        # provision leaves them, then one untimed run of the tool to settle what it does its way.
+        pass
+    if "first" not in figures:
+        # No first converge figure (failed, or --first-repeat 0), but the no-op one still means
+        # something: hosts as provision leaves them, then one untimed run of the tool to settle
+        # what it does its own way.
         print("  %-9s N=%-3d no first converge: hosts converged by provision instead" % (tool, count))
+        lab("down")
+        lab("up", "--hosts", str(count))
         run("provision", count, "settle", 0)
         run(tool, count, "settle", 0)
         figures = {"first_converged_by": "provision"}
@@ -152,7 +158,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hosts", type=int, nargs="+", default=[3, 20], help="lab sizes")
     parser.add_argument("--repeat", type=int, default=5, help="no-op (and floor) runs per tool")
-    parser.add_argument("--first-repeat", type=int, default=1, help="first converges per tool")
+    parser.add_argument("--first-repeat", type=int, default=1,
+                        help="first converges per tool (0: none, hosts converged by provision)")
     parser.add_argument("--tools", default=",".join(TOOLS), help="comma-separated")
     parser.add_argument("--update", action="store_true",
                         help="merge into the existing results/bench_provision.json (measure one tool again)")
@@ -170,8 +177,10 @@ def main():
     try:
         for count in args.hosts:
             print("N=%d" % count, flush=True)
-            results["sizes"].setdefault(str(count), {}).update(
-                measure(count, tools, args.repeat, args.first_repeat))
+            # With --update, a figure not measured again (a first converge) stays as it was.
+            sizes = results["sizes"].setdefault(str(count), {})
+            for tool, figures in measure(count, tools, args.repeat, args.first_repeat).items():
+                sizes.setdefault(tool, {}).update(figures)
     finally:
         lab("down")
     print(report(results))
