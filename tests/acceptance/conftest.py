@@ -175,14 +175,23 @@ def containers(request):
 _OUTCOMES = {}     # (host, area) -> "pass" | "FAIL"
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Label each report with the host under test (it travels from xdist workers to the controller)."""
+    outcome = yield
+    report = outcome.get_result()
+    arguments = getattr(item, "funcargs", {})
+    host = arguments.get("engine_host") or (arguments.get("host_pair") or [None])[0] or arguments.get("registry_host")
+    if host is not None and not any(key == "dockyard_host" for key, _ in report.user_properties):
+        report.user_properties.append(("dockyard_host", host.name))
+
+
 def pytest_runtest_logreport(report):
-    if report.when != "call" and not (report.failed or report.skipped):
+    host = dict(report.user_properties).get("dockyard_host")
+    area = re.search(r"test_(\w+)\.py::", report.nodeid)
+    if not host or not area or (report.when != "call" and not report.failed):
         return
-    match = re.search(r"test_(\w+)\.py::.*\[(.+?)\]", report.nodeid)
-    if not match:
-        return
-    # A pair's test (`lab-1->lab-2`) counts for the host the traffic leaves from.
-    key = (match.group(2).split("->")[0], match.group(1))
+    key = (host, area.group(1))
     if report.failed:
         _OUTCOMES[key] = "FAIL"
     elif report.passed:

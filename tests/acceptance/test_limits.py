@@ -36,24 +36,39 @@ def test_cpus_become_quota_over_period_and_a_busy_loop_is_throttled(engine_host,
         quota = quota[0]
     assert (int(quota), int(period)) == (20000, 100000), \
         "on %s, --cpus 0.2 gave quota/period %s/%s" % (engine_host.name, quota, period)
-    # Let the loop run against its quota for a while, then ask the kernel whether it was held back.
+    # The kernel's own account of the loop over two seconds: CPU time used, and periods throttled.
+    first = _cpu_account(engine_host, pid)
     time.sleep(2)
-    stat = dict(line.split() for line in
-                engine_host.cgroup_file(pid, "cpu", "cpu.stat", "cpu.stat").splitlines())
-    assert int(stat["nr_throttled"]) > 0, "on %s, a busy loop under --cpus 0.2 was never throttled: %s" % (
-        engine_host.name, stat)
-    assert int(stat["nr_throttled"]) * 2 >= int(stat["nr_periods"]), \
-        "on %s, the busy loop ran unthrottled in most periods: %s" % (engine_host.name, stat)
+    second = _cpu_account(engine_host, pid)
+    share = (second["usage_ns"] - first["usage_ns"]) / float(second["wall_ns"] - first["wall_ns"])
+    assert share <= 0.2 * 1.5, "on %s, a busy loop under --cpus 0.2 used %.2f of a CPU" % (engine_host.name, share)
+    # A loop that got its whole quota must have met the limit (on a busy machine it may get less).
+    if share >= 0.15:
+        assert second["nr_throttled"] > first["nr_throttled"], \
+            "on %s, a busy loop used %.2f of a CPU and was never throttled" % (engine_host.name, share)
+
+
+def _cpu_account(engine_host, pid):
+    """CPU time used by a container (ns), its throttled periods, and the host's clock (ns)."""
+    stat = dict(line.split() for line in engine_host.cgroup_file(pid, "cpu", "cpu.stat", "cpu.stat").splitlines())
+    if "usage_usec" in stat:                               # v2 keeps usage in cpu.stat
+        usage = int(stat["usage_usec"]) * 1000
+    else:
+        usage = int(engine_host.cgroup_file(pid, "cpuacct", "cpuacct.usage", "cpu.stat"))
+    return {"usage_ns": usage, "nr_throttled": int(stat["nr_throttled"]),
+            "wall_ns": int(engine_host.check("date +%s%N"))}
 
 
 def test_pids_limit_stops_a_fork_bomb_and_the_host_stays_fine(engine_host, containers):
-    bomb = "i=0; while [ $i -lt 200 ]; do sleep 120 & i=$((i+1)); done; sleep 120"
+    # The bomb runs in a subshell: busybox sh gives up when a fork fails, and the container's
+    # first process must outlive it (exec: it needs no fork of its own once the limit is hit).
+    bomb = "(i=0; while [ $i -lt 200 ]; do sleep 300 & i=$((i+1)); done) 2>/dev/null; exec sleep 300"
     name = containers(engine_host, engine_host.start("--pids-limit", "32", command=("sh", "-c", bomb)))
     pid = engine_host.pid(name)
     assert engine_host.cgroup_file(pid, "pids", "pids.max", "pids.max") == "32"
     time.sleep(2)
     current = int(engine_host.cgroup_file(pid, "pids", "pids.current", "pids.current"))
-    assert current <= 32, "on %s, the fork bomb reached %d processes past --pids-limit 32" % (
+    assert 28 <= current <= 32, "on %s, a fork bomb under --pids-limit 32 holds %d processes" % (
         engine_host.name, current)
     assert engine_host.sh("true").rc == 0 and engine_host.cli("ps").rc == 0, \
         "on %s, the host does not answer during a contained fork bomb" % engine_host.name

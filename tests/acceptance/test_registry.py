@@ -76,23 +76,33 @@ def test_docker_io_name_is_served_through_the_registry_mirror(engine_host, regis
 
 @pytest.fixture
 def auth_registry(registry_host):
-    """A second registry on the registry host, port registry_port + 1, with htpasswd auth."""
+    """A second registry on the registry host, port registry_port + 1, with htpasswd auth.
+
+    Its port is the one insecure-registries lists, so every host's test shares it: xdist workers
+    take turns through a lock directory on the registry host (a stale lock, left by an interrupted run, expires after 3 min).
+    """
     port = int(registry_host.vars.get("registry_port", 5000)) + 1
     user, password = "dyk-user", secrets.token_hex(8)
     workdir = "/tmp/dyk-auth-registry-%d" % port
+    lock = workdir + ".lock"
+    registry_host.check("for i in $(seq 600); do find %s -maxdepth 0 -mmin +3 -exec rmdir {} + 2>/dev/null; "
+                        "mkdir %s 2>/dev/null && exit 0; sleep 0.5; done; exit 1" % (lock, lock))
     binary = registry_host.check("command -v docker-registry || command -v registry").strip()
     hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=8)).decode()
     config = ('{"version": 0.1, "storage": {"filesystem": {"rootdirectory": "%s/data"}}, '
               '"http": {"addr": ":%d"}, "auth": {"htpasswd": {"realm": "dyk", "path": "%s/htpasswd"}}}'
               % (workdir, port, workdir))
+    # A registry left by an interrupted run would answer in place of ours, with other users.
+    registry_host.sh("pkill -f 'serve %s/config.yml'; rm -rf %s; rmdir %s" % (workdir, workdir, lock))
     registry_host.check("mkdir -p %s/data && echo '%s:%s' > %s/htpasswd && echo '%s' > %s/config.yml" % (
         workdir, user, hashed, workdir, config, workdir))
     registry_host.check("nohup %s serve %s/config.yml > %s/log 2>&1 </dev/null & echo $! > %s/pid" % (
         binary, workdir, workdir, workdir))
-    registry_host.check("for i in $(seq 50); do python3 -c 'import socket; socket.create_connection((\"127.0.0.1\",%d),1)' "
-                        "2>/dev/null && exit 0; sleep 0.2; done; exit 1" % port)
+    registry_host.check("for i in $(seq 50); do kill -0 $(cat %s/pid) || exit 1; python3 -c 'import socket; "
+                        "socket.create_connection((\"127.0.0.1\",%d),1)' 2>/dev/null && exit 0; sleep 0.2; done; "
+                        "exit 1" % (workdir, port))
     yield {"address": registry_address(registry_host, port), "user": user, "password": password}
-    registry_host.sh("kill $(cat %s/pid); rm -rf %s" % (workdir, workdir))
+    registry_host.sh("pkill -f 'serve %s/config.yml'; rm -rf %s; rmdir %s" % (workdir, workdir, lock))
 
 
 def test_registry_with_auth_refuses_an_unauthenticated_push(engine_host, auth_registry):
