@@ -93,7 +93,8 @@ def auth_registry(registry_host):
               '"http": {"addr": ":%d"}, "auth": {"htpasswd": {"realm": "dyk", "path": "%s/htpasswd"}}}'
               % (workdir, port, workdir))
     # A registry left by an interrupted run would answer in place of ours, with other users.
-    registry_host.sh("pkill -f 'serve %s/config.yml'; rm -rf %s; rmdir %s" % (workdir, workdir, lock))
+    # ([s]erve: the pattern must not match this very shell's command line, or pkill ends it.)
+    registry_host.sh("pkill -f '[s]erve %s/config.yml'; rm -rf %s" % (workdir, workdir))
     registry_host.check("mkdir -p %s/data && echo '%s:%s' > %s/htpasswd && echo '%s' > %s/config.yml" % (
         workdir, user, hashed, workdir, config, workdir))
     registry_host.check("nohup %s serve %s/config.yml > %s/log 2>&1 </dev/null & echo $! > %s/pid" % (
@@ -102,7 +103,7 @@ def auth_registry(registry_host):
                         "socket.create_connection((\"127.0.0.1\",%d),1)' 2>/dev/null && exit 0; sleep 0.2; done; "
                         "exit 1" % (workdir, port))
     yield {"address": registry_address(registry_host, port), "user": user, "password": password}
-    registry_host.sh("pkill -f 'serve %s/config.yml'; rm -rf %s; rmdir %s" % (workdir, workdir, lock))
+    registry_host.sh("pkill -f '[s]erve %s/config.yml'; rm -rf %s; rmdir %s" % (workdir, workdir, lock))
 
 
 def test_registry_with_auth_refuses_an_unauthenticated_push(engine_host, auth_registry):
