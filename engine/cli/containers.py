@@ -515,7 +515,7 @@ def container_prune(client, argv):
     deleted = answer.get("ContainersDeleted") or []
     if deleted:
         sys.stdout.write("Deleted Containers:\n%s\n\n" % "\n".join(deleted))
-    from engine.cli.images import human_size
+    from engine.humanize import human_size
     sys.stdout.write("Total reclaimed space: %s\n" % human_size(answer.get("SpaceReclaimed", 0)))
     return 0
 
@@ -546,7 +546,7 @@ def ps_fields(summary, truncate=True):
 
 
 def _ago(timestamp):
-    from engine.cli.images import human_duration
+    from engine.humanize import human_duration
     return human_duration(max(0, int(time.time()) - timestamp)) + " ago"
 
 
@@ -781,7 +781,7 @@ def stats(client, argv):
 
 
 def stats_row(sample):
-    from engine.cli.images import human_size
+    from engine.humanize import human_size
     cpu, pre = sample["cpu_stats"], sample.get("precpu_stats") or {}
     cpu_delta = cpu["cpu_usage"]["total_usage"] - (pre.get("cpu_usage") or {}).get("total_usage", 0)
     system_delta = cpu.get("system_cpu_usage", 0) - pre.get("system_cpu_usage", 0)

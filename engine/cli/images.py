@@ -14,6 +14,7 @@ import sys
 import time
 
 from engine.cli.client import ClientError, quote_name
+from engine.humanize import human_duration, human_size
 from engine.images.reference import DEFAULT_DOMAIN, InvalidReference, parse
 
 DOCKER_HUB_AUTH_KEY = "https://index.docker.io/v1/"
@@ -101,44 +102,6 @@ def table(rows):
         cells = [cell.ljust(width) for cell, width in zip(row, widths)] + [row[-1]]
         lines.append("".join(cells).rstrip())
     return "\n".join(lines) + "\n"
-
-
-def human_size(size):
-    """docker's units.HumanSizeWithPrecision(size, 3): 1.24MB, 975kB, 5B."""
-    units = ["B", "kB", "MB", "GB", "TB", "PB"]
-    size = float(size)
-    index = 0
-    while size >= 1000 and index < len(units) - 1:
-        size /= 1000.0
-        index += 1
-    return "%.3g%s" % (size, units[index])
-
-
-def human_duration(seconds):
-    """docker's units.HumanDuration."""
-    if seconds < 1:
-        return "Less than a second"
-    if seconds == 1:
-        return "1 second"
-    if seconds < 60:
-        return "%d seconds" % seconds
-    minutes = seconds // 60
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return "%d minutes" % minutes
-    hours = round(seconds / 3600.0)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return "%d hours" % hours
-    if hours < 24 * 7 * 2:
-        return "%d days" % (hours // 24)
-    if hours < 24 * 30 * 2:
-        return "%d weeks" % (hours // 24 // 7)
-    if hours < 24 * 365 * 2:
-        return "%d months" % (hours // 24 // 30)
-    return "%d years" % (hours // 24 // 365)
 
 
 def _ago(timestamp):

@@ -1,10 +1,10 @@
 """Docker's JSON shapes of a container: `inspect` (GET /containers/{id}/json) and the
 summary `ps` lists (GET /containers/json), with docker's human status ("Up 3 seconds")."""
-import math
 import time
 
 from engine.containers.create import bind_mounts, split_port
 from engine.containers.record import parse_time
+from engine.humanize import human_duration
 
 
 def inspect(container):
@@ -100,28 +100,3 @@ def status(state, now=None):
     return state["Status"].capitalize()
 
 
-def human_duration(seconds):
-    """go-units' HumanDuration, which docker's ps uses."""
-    seconds = int(seconds)
-    minutes, hours = seconds // 60, int(math.floor(seconds / 3600.0 + 0.5))
-    if seconds < 1:
-        return "Less than a second"
-    if seconds == 1:
-        return "1 second"
-    if seconds < 60:
-        return "%d seconds" % seconds
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return "%d minutes" % minutes
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return "%d hours" % hours
-    if hours < 24 * 7 * 2:
-        return "%d days" % (hours // 24)
-    if hours < 24 * 30 * 2:
-        return "%d weeks" % (hours // 24 // 7)
-    if hours < 24 * 365 * 2:
-        return "%d months" % (hours // 24 // 30)
-    return "%d years" % (seconds // 3600 // 24 // 365)
