@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 CHUNK = 32768
 RETRY_DELAY = 1.0       # seconds before the first retry; doubled for each further one
 SEND_POLL = 0.05        # how often to retry writing stdin while the channel window is full
+KEEPALIVE = 15          # seconds between keepalives on an idle connection
+DEAD_PEER_MS = 60000    # unacknowledged data for this long ends the connection
 UNKNOWN = object()      # put(remote_sha256=UNKNOWN): ask the host for the checksum first
 
 
@@ -179,8 +181,13 @@ class Connection:
             if isinstance(client.get_transport().sock, socket.socket):
                 # Without it every command waits out a delayed ACK: ~40 ms instead of ~4.
                 client.get_transport().sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                # A host that vanishes mid-run (powered off, its machine stopped) must fail in about
+                # a minute, not after TCP's ~15 minutes of retransmissions; keepalives keep
+                # data in flight so that the limit applies while a command runs quietly too.
+                client.get_transport().sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT,
+                                                       DEAD_PEER_MS)
+            client.get_transport().set_keepalive(KEEPALIVE)
             if next_hop is None:
-                client.get_transport().set_keepalive(30)
                 return
             try:
                 sock = client.get_transport().open_channel(

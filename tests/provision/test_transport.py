@@ -374,3 +374,21 @@ def _uid(user):
 def _gid(group):
     return int(subprocess.run(["getent", "group", group], capture_output=True,
                               text=True).stdout.split(":")[2])
+
+
+def test_a_host_that_vanishes_mid_command_fails_instead_of_hanging(sshd, monkeypatch):
+    """Packets to the host are dropped while a command runs: the run must end as unreachable."""
+    from provision import transport
+    monkeypatch.setattr(transport, "KEEPALIVE", 1)
+    monkeypatch.setattr(transport, "DEAD_PEER_MS", 3000)
+    rule = ["INPUT", "-p", "tcp", "-s", "127.0.0.1", "--dport", str(sshd.port), "-j", "DROP"]
+    with Connection(sshd.key_host()) as connection:
+        assert connection.run("true").rc == 0
+        subprocess.run(["iptables", "-I"] + rule, check=True)
+        try:
+            # Without the dead-peer limit TCP would retransmit for ~15 minutes, and the command's
+            # own timeout (TimeoutError) would end the wait first.
+            with pytest.raises(TransportError, match="connection lost"):
+                connection.run("sleep 600", timeout=90)
+        finally:
+            subprocess.run(["iptables", "-D"] + rule, check=True)
