@@ -13,6 +13,8 @@ import time
 
 import pytest
 
+from yardd import yardd  # noqa: F401  (the fixture)
+
 DOCKER = "/usr/bin/docker"      # Debian's docker.io client, the same version as its dockerd
 
 
@@ -168,3 +170,12 @@ def test_images_with_whiteouts_go_both_ways_between_yard_and_dockerd(dockerd, ma
     merged = overlay_mount(image.layer_dirs())
     assert not (merged / "etc/motd").exists()
     assert sorted(os.listdir(str(merged / "opt/data"))) == ["c"]
+
+
+def test_an_archive_written_by_docker_save_runs_on_yardd(dockerd, yardd, busybox_layer, tmp_path):
+    busybox_layer(tmp_path / "rootfs.tar", files={"/etc/motd": b"saved by dockerd\n"})
+    dockerd.docker("import", "-c", 'CMD ["cat", "/etc/motd"]', tmp_path / "rootfs.tar", "dockerd-run:1")
+    dockerd.docker("save", "-o", tmp_path / "saved.tar", "dockerd-run:1")
+    yardd.load(str(tmp_path / "saved.tar"))
+    result = yardd.yard("run", "--rm", "dockerd-run:1")
+    assert (result.returncode, result.stdout) == (0, "saved by dockerd\n"), result.stderr
