@@ -1,12 +1,10 @@
 """yardd as a service: flags over daemon.json, clean SIGTERM, state that survives a restart,
 live-restore on and off, restart policies honoured at start."""
 import os
-import socket
-import time
 
 import pytest
 
-from yardd import Yardd, wait_for
+from yardd import Yardd, fetch_published, wait_for
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 
@@ -83,12 +81,12 @@ def test_live_restore_keeps_containers_and_their_ports_across_a_restart(make_dae
     port = int(daemon.yard_ok("port", "kept", "80").strip().rsplit(":", 1)[1])
     daemon.stop()
     assert alive(state["Pid"])
-    assert _fetch(port) == b"still-here\n"                               # the daemon is down
+    assert fetch_published(port) == b"still-here\n"                               # the daemon is down
     daemon.start()
     assert daemon.inspect("kept")["State"]["Pid"] == state["Pid"]
     assert daemon.inspect("kept")["State"]["Running"]
     assert daemon.yard_ok("exec", "kept", "echo", "reattached") == "reattached\n"
-    assert _fetch(port) == b"still-here\n"
+    assert fetch_published(port) == b"still-here\n"
     daemon.yard_ok("kill", "kept")                                      # the monitor is back too
     assert daemon.yard_ok("wait", "kept") == "137\n"
     assert daemon.veths() == []
@@ -104,20 +102,6 @@ def test_restart_always_is_honoured_when_the_daemon_starts(make_daemon):
     assert wait_for(lambda: daemon.inspect("always")["State"]["Running"])
     assert daemon.inspect("always")["State"]["Pid"] != first
     assert daemon.inspect("never")["State"]["Status"] == "exited"
-
-
-def _fetch(port):
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
-                data = conn.recv(100)
-                if data:
-                    return data
-        except OSError:
-            pass
-        time.sleep(0.2)
-    return b""
 
 
 def test_after_a_daemon_crash_without_live_restore_its_containers_are_stopped_at_start(make_daemon):

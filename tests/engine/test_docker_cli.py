@@ -6,7 +6,6 @@ import os
 import pty
 import select
 import shutil
-import socket
 import struct
 import subprocess
 import termios
@@ -14,7 +13,7 @@ import time
 
 import pytest
 
-from yardd import yardd  # noqa: F401  (the fixture)
+from yardd import fetch_published, yardd  # noqa: F401  (yardd: the fixture)
 
 pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="needs root"),
               pytest.mark.skipif(shutil.which("docker") is None, reason="needs the docker CLI (docker.io)")]
@@ -36,7 +35,7 @@ def test_docker_run_detached_with_a_port_then_logs_exec_ps_stop_rm(yardd):
     assert started.returncode == 0, started.stderr
     container_id = started.stdout.strip()
     port = int(yardd.docker("port", "dweb", "80").stdout.strip().splitlines()[0].rsplit(":", 1)[1])
-    assert _fetch(port) == b"hello-docker\n"
+    assert fetch_published(port) == b"hello-docker\n"
     assert yardd.docker("logs", "dweb").stdout == "serving\n"
     ps = yardd.docker("ps").stdout.splitlines()
     assert ps[0].split()[:2] == ["CONTAINER", "ID"]
@@ -54,20 +53,6 @@ def test_docker_run_detached_with_a_port_then_logs_exec_ps_stop_rm(yardd):
     assert yardd.docker("rm", "dweb").returncode == 0
     assert yardd.docker("ps", "-a", "-q").stdout == ""
     assert yardd.veths() == [] and not any("DNAT" in rule for rule in yardd.rules())
-
-
-def _fetch(port):
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
-                data = conn.recv(100)
-                if data:
-                    return data
-        except OSError:
-            pass
-        time.sleep(0.2)
-    return b""
 
 
 def test_docker_run_it_gets_a_terminal_and_its_size(yardd):

@@ -209,6 +209,21 @@ def _remove_cgroup(path):
     return True
 
 
+def fetch_published(port):
+    """The first bytes a published port on this host answers with (b"" if none within 20 s)."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+                data = conn.recv(100)
+                if data:
+                    return data
+        except OSError:
+            pass
+        time.sleep(0.2)
+    return b""
+
+
 def wait_for(predicate, timeout=30, interval=0.1):
     """Poll until `predicate()` is true; returns its last value (the test asserts on it)."""
     deadline = time.monotonic() + timeout
