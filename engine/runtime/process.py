@@ -101,9 +101,11 @@ def child_main(sock, setup):
     if sock.recv(16) != channel.START:
         os._exit(125)                              # the shim went away before START
     os.umask(0o022)
-    # Python ignores SIGPIPE and SIGXFSZ, and an ignored signal stays ignored across exec.
+    # Python ignores SIGPIPE and SIGXFSZ, and an ignored signal stays ignored across exec;
+    # a blocked one stays blocked too, whatever mask yardd itself was started with.
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
     if no_new_privileges:
         namespaces.prctl(namespaces.PR_SET_NO_NEW_PRIVS, 1)
     try:
