@@ -7,9 +7,10 @@
 url is http://host:port/path or unix://<socket path>/<request path> (the socket path ends at
 the first component that is not a directory on the host, e.g. /run/yard.sock). The request
 is a GET from the host itself, with its python3. status lists the answers that count (a
-registry with auth answers 401). unit: the check waits only while that systemd unit is
-active, so it never waits for an engine that a later step starts; when the unit does not
-run, the step reports a change and its apply waits (and fails after timeout seconds).
+registry with auth answers 401). The check asks once and never waits: checks run batched,
+before handlers such as a restart have run. An endpoint that does not answer yet (or a unit,
+when given, that is not active) is a change, whose apply waits for it and fails after
+timeout seconds.
 """
 from provision.actions import ActionError, Arg, Change, Command, Ok, quote
 
@@ -70,9 +71,9 @@ def probe(args, facts, timeout):
 
 def check(args, facts):
     if not args["unit"]:
-        return probe(args, facts, args["timeout"])
+        return probe(args, facts, 0)
     return ("if systemctl is-active -q {u}; then {p}; else echo \"inactive $(systemctl is-active {u})\"; fi"
-            .format(u=quote(args["unit"]), p=probe(args, facts, args["timeout"])))
+            .format(u=quote(args["unit"]), p=probe(args, facts, 0)))
 
 
 def plan(args, facts, observed):
@@ -80,9 +81,13 @@ def plan(args, facts, observed):
     if word == "answered":
         return Ok("%s answered (%s)" % (args["url"], detail))
     if word == "inactive":
-        return Change("%s is %s: wait for %s once it runs" % (args["unit"], detail or "not running", args["url"]),
-                      (Command(wait_command(args, facts)),))
-    raise ActionError("%s did not answer within %d s: %s" % (args["url"], args["timeout"], detail or observed.err.strip()))
+        why = "%s is %s" % (args["unit"], detail or "not running")
+    elif word == "silent":
+        why = "%s does not answer yet (%s)" % (args["url"], detail)
+    else:
+        raise ActionError("cannot probe %s: %s" % (args["url"], observed.err.strip() or observed.out.strip()))
+    return Change("%s: wait up to %d s for %s" % (why, args["timeout"], args["url"]),
+                  (Command(wait_command(args, facts)),))
 
 
 def wait_command(args, facts):

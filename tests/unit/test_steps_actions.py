@@ -192,11 +192,20 @@ def test_wait_http_is_ok_once_answered_and_waits_for_a_unit_not_yet_running():
     assert wait_http.plan(WAIT, FACTS, Observed(0, "answered 200\n")) == Ok("unix:///run/yard.sock/_ping answered (200)")
     change = wait_http.plan(WAIT, FACTS, Observed(0, "inactive inactive\n"))
     assert isinstance(change, Change) and "did not answer within 60 s" in commands(change)[0]
+    assert change.reason == "yard is inactive: wait up to 60 s for unix:///run/yard.sock/_ping"
 
 
-def test_wait_http_fails_when_a_running_unit_stays_silent():
-    with pytest.raises(ActionError, match="did not answer within 60 s: status 401"):
-        wait_http.plan(WAIT, FACTS, Observed(0, "silent status 401\n"))
+def test_wait_http_checks_once_and_leaves_the_waiting_to_its_apply():
+    # A check runs before handlers (a restart) have: it must not wait out the timeout there.
+    assert " 0 200" in wait_http.check(WAIT, FACTS) and " 60 " not in wait_http.check(WAIT, FACTS)
+    change = wait_http.plan(WAIT, FACTS, Observed(0, "silent status 401\n"))
+    assert change.reason.startswith("unix:///run/yard.sock/_ping does not answer yet (status 401)")
+    assert "did not answer within 60 s" in commands(change)[0] and " 60 200" in commands(change)[0]
+
+
+def test_wait_http_reports_a_probe_that_could_not_run():
+    with pytest.raises(ActionError, match="cannot probe .*: python3: not found"):
+        wait_http.plan(WAIT, FACTS, Observed(127, "", "python3: not found\n"))
 
 
 # --- htpasswd ---------------------------------------------------------------------------------
