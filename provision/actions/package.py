@@ -5,9 +5,10 @@
       args: {name: [iptables, iproute2, tar], update_cache: true}
 
 The manager is the `pkg_mgr` fact (apt, dnf or yum). Which packages are installed is read
-with dpkg-query or `rpm -q --whatprovides` (so EL capability names such as python3 work).
-On Debian, name real packages, not virtual ones: dpkg-query never shows a virtual package
-as installed. update_cache refreshes the package lists first, only when something is installed.
+with `rpm -q --whatprovides` (so EL capability names such as python3 work) or dpkg-query,
+whose Provides fields count too: a Debian virtual name (awk) is present when an installed
+package (mawk) provides it, as apt-get sees it. Removing only ever names real packages.
+update_cache refreshes the package lists first, only when something is installed.
 """
 from provision.actions import ActionError, Arg, Change, Command, Ok, quote
 
@@ -17,11 +18,17 @@ ARGS = {
     "update_cache": Arg("bool", default=False),
 }
 
-_INSTALLED = {
-    "apt": "dpkg-query -W -f='${Status}\\n' \"$p\" 2>/dev/null | grep -q ' installed$'",
-    "dnf": "rpm -q --whatprovides \"$p\" >/dev/null 2>&1",
-    "yum": "rpm -q --whatprovides \"$p\" >/dev/null 2>&1",
-}
+# Prints each installed name on a line; a Debian name only provided by another package as
+# "<name> virtual". The names come in "$@".
+_RPM_INSTALLED = 'for p in "$@"; do if rpm -q --whatprovides "$p" >/dev/null 2>&1; then echo "$p"; fi; done'
+_DPKG_INSTALLED = (
+    "dpkg-query -W -f='${db:Status-Abbrev}|${Package}|${Provides}\\n' 2>/dev/null | "
+    "awk -F'|' -v names=\"$*\" '"
+    "$1 ~ /^.i/ { real[$2] = 1; n = split($3, provides, \", *\");"
+    " for (i = 1; i <= n; i++) { split(provides[i], word, \" \"); provided[word[1]] = 1 } }"
+    " END { n = split(names, wanted, \" \"); for (i = 1; i <= n; i++)"
+    " if (wanted[i] in real) print wanted[i]; else if (wanted[i] in provided) print wanted[i], \"virtual\" }'")
+_INSTALLED = {"apt": _DPKG_INSTALLED, "dnf": _RPM_INSTALLED, "yum": _RPM_INSTALLED}
 _INSTALL = {
     "apt": "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends",
     "dnf": "dnf install -y -q",
@@ -44,15 +51,17 @@ def _manager(facts):
 
 def check(args, facts):
     names = " ".join(quote(str(name)) for name in args["name"])
-    return "for p in %s; do if %s; then echo \"$p\"; fi; done" % (names, _INSTALLED[_manager(facts)])
+    return "set -- %s; %s" % (names, _INSTALLED[_manager(facts)])
 
 
 def plan(args, facts, observed):
     manager = _manager(facts)
     names = [str(name) for name in args["name"]]
-    installed = set(observed.out.split())
+    lines = [line.split() for line in observed.out.splitlines() if line.strip()]
+    provided = {fields[0] for fields in lines}
+    installed = {fields[0] for fields in lines if fields[1:] != ["virtual"]}
     if args["state"] == "present":
-        missing = [name for name in names if name not in installed]
+        missing = [name for name in names if name not in provided]
         if not missing:
             return Ok("installed: %s" % ", ".join(names))
         commands = [Command(_UPDATE[manager])] if args["update_cache"] else []

@@ -206,6 +206,18 @@ def test_package_check_reads_dpkg_on_this_machine():
     assert observe(action, args).out.split() == ["dpkg"]
 
 
+def test_package_counts_a_debian_virtual_name_its_provider_installed():
+    # awk is virtual on Debian: mawk (required, always installed) provides it.
+    action = actions.load("package")
+    args = actions.validate(action.args, {"name": ["awk", "dpkg"]})
+    observed = observe(action, args)
+    assert observed.out.splitlines() == ["awk virtual", "dpkg"]
+    assert isinstance(action.plan(args, DEBIAN, observed), Ok)
+    absent = actions.validate(action.args, {"name": ["awk", "dpkg"], "state": "absent"})
+    assert action.plan(absent, DEBIAN, observed).ops == (
+        Command("DEBIAN_FRONTEND=noninteractive apt-get remove -y -q dpkg"),)   # never the virtual name
+
+
 def test_package_without_a_manager_fails():
     with pytest.raises(ActionError, match="no supported package manager"):
         package_plan({"pkg_mgr": None}, "", name="tar")
