@@ -129,11 +129,11 @@ def register(router, services):
         tail = request.param("tail", "all")
         try:
             tail = None if tail in ("all", "") else int(tail)
-            since = float(request.param("since") or 0)
         except ValueError:
-            raise bad_request("invalid tail or since: %r" % tail)
+            raise bad_request("invalid tail: %r" % tail)
+        since, until = _unix_time(request, "since"), _unix_time(request, "until")
         with _errors():
-            container, entries = containers.logs(id, request.flag("follow"), tail, since)
+            container, entries = containers.logs(id, request.flag("follow"), tail, since, until)
         tty = container.config["Tty"]
         stream = request.stream(content_type=RAW_STREAM)
         for name, text, moment in entries:
@@ -222,6 +222,15 @@ def _filters(request):
     if not isinstance(raw, dict):
         raise bad_request("invalid filters: %s" % json.dumps(raw))
     return {key: sorted(value) if isinstance(value, dict) else list(value) for key, value in raw.items()}
+
+
+def _unix_time(request, name):
+    """A `since`/`until` parameter: seconds since the epoch ("1136073600.000000001"), 0 when absent."""
+    value = request.param(name) or "0"
+    try:
+        return float(value)
+    except ValueError:
+        raise bad_request('invalid value for "%s": %s is not a Unix timestamp' % (name, value))
 
 
 def _with_previous(current, previous):

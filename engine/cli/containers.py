@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 
+from engine.cli import timestamps
 from engine.cli.client import ClientError
 
 ENGINE_ERROR, CANNOT_RUN, NOT_FOUND = 125, 126, 127
@@ -653,13 +654,20 @@ def logs(client, argv):
     parser.add_argument("-n", "--tail", default="all")
     parser.add_argument("-t", "--timestamps", action="store_true")
     parser.add_argument("--since")
+    parser.add_argument("--until")
     parser.add_argument("container")
     args = parser.parse_args(argv)
+    times = {}
+    for name in ("since", "until"):
+        try:
+            times[name] = timestamps.api_timestamp(getattr(args, name)) if getattr(args, name) else None
+        except ValueError as error:
+            return _fail('invalid value for "%s": %s' % (name, error))
     try:
         tty = client.get("/containers/%s/json" % args.container)["Config"]["Tty"]
         response = client.open("GET", "/containers/%s/logs" % args.container,
                                {"stdout": 1, "stderr": 1, "follow": args.follow or None, "tail": args.tail,
-                                "timestamps": args.timestamps or None, "since": args.since})
+                                "timestamps": args.timestamps or None, **times})
     except ClientError as error:
         return _error(error.message) if error.status else _fail(error)
     out, err = _binary(sys.stdout), _binary(sys.stderr)

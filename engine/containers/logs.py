@@ -14,8 +14,9 @@ from engine.containers.record import parse_time
 POLL_SECONDS = 0.1
 
 
-def entries(log_path, tail=None, follow=False, is_running=lambda: False, since=0.0):
-    """Yield (stream, text, time) for each log entry; `tail` keeps only the last N entries."""
+def entries(log_path, tail=None, follow=False, is_running=lambda: False, since=0.0, until=0.0):
+    """Yield (stream, text, time) for each log entry; `tail` keeps only the last N entries,
+    then those before `since` and after `until` (seconds since the epoch, 0: no bound) go."""
     handle = None
     backlog = collections.deque(maxlen=tail) if tail is not None and tail >= 0 else []
     for path in _files(log_path):
@@ -30,30 +31,44 @@ def entries(log_path, tail=None, follow=False, is_running=lambda: False, since=0
         else:
             current.close()
     for entry in backlog:
-        if not since or parse_time(entry[2]) >= since:
+        moment = parse_time(entry[2]) if since or until else 0.0
+        if until and moment > until:
+            follow = False                      # as docker: nothing after `until`, live or not
+            break
+        if not since or moment >= since:
             yield entry
     if not follow:
         if handle:
             handle.close()
         return
-    while True:
-        running = is_running()                  # asked before reading: no line written after is lost
-        if handle is None:
-            handle = _open(log_path)
-        if handle is not None:
-            for entry in _complete_lines(handle):
-                yield entry
-            if _rotated(handle, log_path):
+    for entry in _follow(handle, log_path, is_running, until):
+        if until and parse_time(entry[2]) > until:
+            return
+        yield entry
+
+
+def _follow(handle, log_path, is_running, until):
+    """Entries written from now on, until the container has ended (or `until` has passed)."""
+    try:
+        while True:
+            running = is_running()              # asked before reading: no line written after is lost
+            if handle is None:
+                handle = _open(log_path)
+            if handle is not None:
                 for entry in _complete_lines(handle):
                     yield entry
-                handle.close()
-                handle = _open(log_path)
-                continue
-        if not running:
-            break
-        time.sleep(POLL_SECONDS)
-    if handle:
-        handle.close()
+                if _rotated(handle, log_path):
+                    for entry in _complete_lines(handle):
+                        yield entry
+                    handle.close()
+                    handle = _open(log_path)
+                    continue
+            if not running or (until and time.time() > until):
+                return
+            time.sleep(POLL_SECONDS)
+    finally:
+        if handle:
+            handle.close()
 
 
 def _files(log_path):

@@ -462,11 +462,11 @@ class ContainerService:
                 raise Conflict("Container %s is not running" % container.id)
             container.shim.resize(height, width)
 
-    def logs(self, reference, follow=False, tail=None, since=0.0):
+    def logs(self, reference, follow=False, tail=None, since=0.0, until=0.0):
         """(container, generator of (stream, text, time)) for the log entries."""
         container = self.get(reference)
         is_running = lambda: container.running or container.state["Status"] == "restarting"  # noqa: E731
-        return container, logs.entries(container.log_path, tail, follow, is_running, since)
+        return container, logs.entries(container.log_path, tail, follow, is_running, since, until)
 
     # --- exec ---------------------------------------------------------------------------------
     def exec_create(self, reference, body):

@@ -122,6 +122,19 @@ def test_logs_follow_streams_until_the_container_ends(yardd):
     assert result.stdout == "tick-1\ntick-2\ntick-3\n" and result.stderr == "done\n"
 
 
+def test_logs_since_and_until_take_docker_times(yardd):
+    yardd.yard_ok("run", "--name", "clock", "busybox", "sh", "-c", "echo early; sleep 2; echo late")
+    stamps = [line.split()[0] for line in yardd.yard_ok("logs", "-t", "clock").splitlines()]
+    late = stamps[1][:19] + "Z"                     # whole seconds: at or before "late", after "early"
+    assert yardd.yard_ok("logs", "--since", late, "clock") == "late\n"
+    assert yardd.yard_ok("logs", "--until", late, "clock") == "early\n"
+    assert yardd.yard_ok("logs", "--since", "1h", "clock") == "early\nlate\n"
+    assert yardd.yard_ok("logs", "--until", "1h", "clock") == ""
+    refused = yardd.yard("logs", "--since", "yesterday", "clock")
+    assert (refused.returncode, refused.stderr) == (
+        1, 'invalid value for "since": failed to parse value as time or duration: "yesterday"\n')
+
+
 def test_exec_runs_in_the_container_with_its_own_options(yardd):
     yardd.yard_ok("run", "-d", "--name", "host", "busybox", "sleep", "300")
     pid = yardd.inspect("host")["State"]["Pid"]
