@@ -17,62 +17,29 @@ import subprocess
 import sys
 from pathlib import Path
 
-import paramiko
 import pytest
 
+from lab_under_test import LabUnderTest, brought_up
 from provision.lab.settings import REPOSITORY, Lab
 
 pytestmark = [pytest.mark.root, pytest.mark.lab]
 
 
-class PreparedLab:
-    count = 3
-
-    def __init__(self, out_dir):
-        self.settings = Lab(name="labh", subnet="10.231.9", out_dir=out_dir)
-        self.names = [self.settings.host_name(i) for i in range(1, self.count + 1)]
-        self.addresses = [self.settings.host_address(i) for i in range(1, self.count + 1)]
-        self.hosts_file = self.settings.hosts_file
+class PreparedLab(LabUnderTest):
+    """The lab, plus a copy of the code `provision apply` runs (and bundles)."""
 
     def snapshot(self, directory):
-        """Copy the code `provision apply` runs (and bundles) to directory."""
         for part in ("provision", "engine", "templates"):
             shutil.copytree(REPOSITORY / part, Path(directory) / part,
                             ignore=shutil.ignore_patterns("__pycache__"))
         self.code = Path(directory)
 
-    def lab(self, verb, *options):
-        env = dict(os.environ, DOCKYARD_LAB_NAME=self.settings.name, DOCKYARD_LAB_SUBNET=self.settings.subnet,
-                   DOCKYARD_LAB_DIR=str(self.settings.out_dir))
-        return subprocess.run([sys.executable, "-m", "provision.cli", "lab", verb, *options], env=env,
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=900)
-
-    def sh(self, index, command):
-        """Run a command on host `index` (from 1) as root: (exit status, stdout + stderr)."""
-        with paramiko.SSHClient() as client:
-            client.load_host_keys(str(self.settings.known_hosts_file))
-            client.set_missing_host_key_policy(paramiko.RejectPolicy())
-            client.connect(self.addresses[index - 1], username="root", key_filename=str(self.settings.key_file),
-                           look_for_keys=False, allow_agent=False, timeout=10)
-            _, stdout, _ = client.exec_command(command + " 2>&1", timeout=300)
-            output = stdout.read().decode()
-            return stdout.channel.recv_exit_status(), output
-
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    if os.geteuid() != 0:
-        pytest.skip("the lab needs root")
-    prepared = PreparedLab(tmp_path_factory.mktemp("labh"))
+    prepared = PreparedLab(Lab(name="labh", subnet="10.231.9", out_dir=tmp_path_factory.mktemp("labh")))
     prepared.snapshot(tmp_path_factory.mktemp("code"))
-    prepared.lab("down")
-    try:
-        up = prepared.lab("up", "--hosts", str(prepared.count))
-        assert up.returncode == 0, up.stderr
-        yield prepared
-    finally:
-        down = prepared.lab("down")
-        assert down.returncode == 0, down.stderr
+    yield from brought_up(prepared)
 
 
 PING = ("python3 -c 'import http.client, socket\n"
