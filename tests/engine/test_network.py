@@ -198,3 +198,24 @@ def test_teardown_removes_every_chain_and_jump(tmp_path, names):
     subprocess.run(["ip", "link", "del", names["bridge"]])
     saved = subprocess.run(["iptables-save"], stdout=subprocess.PIPE, universal_newlines=True).stdout
     assert names["chain"] not in saved
+
+
+def test_without_bip_the_bridge_takes_the_first_default_subnet_no_route_uses(tmp_path):
+    # In a network namespace of its own, where 172.17.0.0/16 is already routed (a VPN, a
+    # docker0): the bridge must take 172.18.0.1/16, as dockerd does, and not clash.
+    choose = textwrap.dedent("""
+        import subprocess, sys
+        from engine.network import Bridge
+        subprocess.run(["ip", "link", "add", "taken0", "type", "bridge"], check=True)
+        subprocess.run(["ip", "addr", "add", "172.17.3.1/24", "dev", "taken0"], check=True)
+        subprocess.run(["ip", "link", "set", "taken0", "up"], check=True)
+        network = Bridge(sys.argv[1], name="yard0", iptables=False, ip_forward=False)
+        network.setup()
+        print(network.gateway, network.subnet)
+        print(subprocess.run(["ip", "-4", "-o", "addr", "show", "yard0"], stdout=subprocess.PIPE,
+                             universal_newlines=True).stdout.split()[3])
+    """)
+    result = subprocess.run(["unshare", "--net", sys.executable, "-c", choose, str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["172.18.0.1", "172.18.0.0/16", "172.18.0.1/16"]
