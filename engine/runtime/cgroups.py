@@ -10,14 +10,10 @@ import signal
 import struct
 import time
 
-from . import namespaces
+from . import devices, namespaces
 
 V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "pids", "devices")
 V2_CONTROLLERS = ("memory", "cpu", "pids")
-
-# docker's default device rules (v1 devices controller): create any node, use only these.
-DEVICE_RULES = ("c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm",
-                "c 1:9 rwm", "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm")
 
 # Hierarchies without limits that a container joins anyway: systemd tracks a service's
 # processes there (name=systemd on v1, unified on hybrid), and a container left in the
@@ -113,6 +109,8 @@ class Cgroup:
                 del self.dirs[name]      # bookkeeping only: a read-only tree (nspawn) is no error
         if self.v2:
             self._limit_v2(limits)
+            if not privileged:
+                devices.restrict(self.dirs["unified"])     # v2 has no devices controller
         else:
             self._limit_v1(limits, privileged)
 
@@ -147,7 +145,7 @@ class Cgroup:
             _write(self.dirs["pids"], "pids.max", limits["pids_limit"])
         if not privileged and "devices" in self.dirs:
             _write(self.dirs["devices"], "devices.deny", "a")
-            for rule in DEVICE_RULES:
+            for rule in devices.RULES:
                 _write(self.dirs["devices"], "devices.allow", rule)
 
     def _limit_v2(self, limits):
