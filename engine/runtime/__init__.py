@@ -97,6 +97,8 @@ Details the daemon may rely on:
   capability the engine itself has, /sys writable, nothing masked (no host devices are
   added to /dev). Otherwise only docker's default devices can be opened: on cgroup v1 by
   the devices controller, on v2 by an eBPF program attached to the container's cgroup.
+- On cgroup v2 a --cgroup-parent below the root must hold no processes of its own (the
+  kernel's "no internal processes" rule): launch fails with a message naming it.
 - exit_status() of a shim that vanished without writing one (a host reboot) is code 255.
 - resize() without a tty does nothing. The user's command is PID 1 of its namespace: as
   with docker, it ignores signals it has no handler for, except SIGKILL.

@@ -3,10 +3,11 @@
 This machine is hybrid: v1 controllers, and a cgroup2 tree at /sys/fs/cgroup/unified that
 offers none of memory, cpu and pids. The `pure_v2` fixture makes the runtime see only that
 tree, as on a pure v2 host whose root it is, and the v2 code runs against the kernel: making
-cgroups, joining them, reading cgroup.controllers and subtree_control, the container's
-/sys/fs/cgroup, and the device filter (eBPF programs attach to any cgroup2 directory,
-controllers or not). Writing memory/cpu/pids limits needs a host whose v2 tree has those
-controllers: tests/engine/test_runtime.py checks them there.
+cgroups, joining them, reading cgroup.controllers and subtree_control, the no-internal-
+processes rule, the container's /sys/fs/cgroup, and the device filter (eBPF programs attach
+to any cgroup2 directory, controllers or not). Writing memory/cpu/pids limits needs a host
+whose v2 tree has those controllers: tests/engine/test_runtime.py checks them there, and
+tests/unit/test_cgroup_v2_values.py checks the values written against the kernel's docs.
 """
 import binascii
 import ctypes
@@ -105,6 +106,23 @@ def test_a_v2_cgroup_is_made_joined_and_removed_on_the_real_tree(pure_v2, parent
     cgroup.remove()
     assert child.wait() == -signal.SIGKILL
     assert not os.path.exists(directory) and cgroup.pids() == []
+
+
+def test_a_parent_with_processes_of_its_own_is_refused_by_name(pure_v2, parent):
+    busy = cgroups.Cgroup(parent, "busy")
+    busy.create({}, privileged=True)
+    sleeper = subprocess.Popen(["sleep", "1000"], preexec_fn=busy.join)
+    try:
+        with pytest.raises(RuntimeError) as refused:
+            cgroups.Cgroup(parent + "/busy", "c1").create({})
+        assert "%s/%s/busy holds processes (%d)" % (UNIFIED, parent, sleeper.pid) in str(refused.value)
+        assert "--cgroup-parent" in str(refused.value)
+        assert not os.path.exists(os.path.join(UNIFIED, parent, "busy", "c1"))
+        # Its parent has no process of its own (the rule is per cgroup): fine.
+        cgroups.Cgroup(parent, "c2").create({}, privileged=True)
+    finally:
+        busy.remove()
+        sleeper.wait()
 
 
 def make_nodes(directory, nodes):
