@@ -196,18 +196,29 @@ class Cgroup:
     def _limit_v2(self, limits):
         """docker's values, which are v1's, in v2's files (cgroup-v2.rst), converted as runc does."""
         directory = self.dirs["unified"]
+        offered = _read(directory, "cgroup.controllers").split()
+
+        def write(name, value):
+            # A file such as memory.max exists only where its controller is delegated: say
+            # that, rather than the kernel's EACCES for a file that cannot be created.
+            controller = name.split(".")[0]
+            if controller not in offered:
+                raise RuntimeError("cannot write %s: the %s controller is not delegated to %s "
+                                   "(its cgroup.controllers: %s)" % (name, controller, directory,
+                                                                     " ".join(offered) or "none"))
+            _write(directory, name, value)
+
         memory = limits.get("memory") or 0
         if memory:
-            _write(directory, "memory.max", memory)
+            write("memory.max", memory)
             if os.path.exists(os.path.join(directory, "memory.swap.max")):    # swap accounting on
-                _write(directory, "memory.swap.max", swap_max(memory, limits.get("memory_swap") or 0))
+                write("memory.swap.max", swap_max(memory, limits.get("memory_swap") or 0))
         if limits.get("cpu_quota") or limits.get("cpu_period"):
-            _write(directory, "cpu.max", cpu_max(limits.get("cpu_quota") or 0,
-                                                 limits.get("cpu_period") or 0))
+            write("cpu.max", cpu_max(limits.get("cpu_quota") or 0, limits.get("cpu_period") or 0))
         if limits.get("cpu_shares"):
-            _write(directory, "cpu.weight", cpu_weight(limits["cpu_shares"]))
+            write("cpu.weight", cpu_weight(limits["cpu_shares"]))
         if (limits.get("pids_limit") or 0) > 0:              # docker: 0 or -1 is unlimited
-            _write(directory, "pids.max", limits["pids_limit"])
+            write("pids.max", limits["pids_limit"])
 
     def join(self):
         """Move the calling process into every hierarchy of this cgroup ("0" means "me")."""

@@ -125,6 +125,18 @@ def test_a_parent_with_processes_of_its_own_is_refused_by_name(pure_v2, parent):
         sleeper.wait()
 
 
+def test_a_limit_without_its_controller_says_which_is_missing(pure_v2, parent):
+    with open(os.path.join(UNIFIED, "cgroup.subtree_control")) as handle:
+        offered = handle.read().split()
+    if "memory" in offered:
+        pytest.skip("this cgroup2 tree has the memory controller")
+    cgroup = cgroups.Cgroup(parent, "c1")
+    with pytest.raises(RuntimeError, match="cannot write memory.max: the memory controller is "
+                                           "not delegated to %s/%s/c1" % (UNIFIED, parent)):
+        cgroup.create({"memory": 64 * 1024 * 1024})
+    cgroup.remove()
+
+
 def make_nodes(directory, nodes):
     for name, (kind, major, minor) in nodes.items():
         os.mknod(os.path.join(directory, name), kind | 0o600, os.makedev(major, minor))
