@@ -44,15 +44,17 @@ EXIT = 0x95            # BPF_JMP | BPF_EXIT:         return r0
 R0, R1, R2, R3, R4, R5 = range(6)
 
 
-def restrict(cgroup_dir, rules=RULES):
-    """Let the processes in the (v2) cgroup use the devices `rules` allow, and no other."""
-    program = _load(assemble(rules))
+def restrict(cgroup_dir):
+    """Let the processes in the (v2) cgroup use the devices RULES allow, and no other."""
+    program = _load(assemble(RULES))
     try:
         target = os.open(cgroup_dir, os.O_RDONLY | os.O_DIRECTORY)
         try:
             # union bpf_attr for BPF_PROG_ATTACH: target_fd, attach_bpf_fd, attach_type, attach_flags
             bpf(BPF_PROG_ATTACH, ctypes.create_string_buffer(struct.pack(
                 "=IIII", target, program, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI)))
+        except OSError as error:
+            raise RuntimeError("cannot attach the device filter to %s: %s" % (cgroup_dir, error.strerror))
         finally:
             os.close(target)
     finally:
@@ -119,18 +121,20 @@ def _load(code):
     except ValueError:             # no CAP_SYS_RESOURCE: the hard limit is as far as it goes
         resource.setrlimit(resource.RLIMIT_MEMLOCK, (limits[1], limits[1]))
     try:
-        for log_level in (0, 1):       # the verifier's log only to explain a failure
+        # The verifier's log (level 1, which the kernel refuses without a buffer, and a
+        # buffer without a level) only to explain a failure.
+        for log_level, log_size, log_buf in ((0, 0, 0), (1, len(log), ctypes.addressof(log))):
             # union bpf_attr for BPF_PROG_LOAD: prog_type, insn_cnt, insns, license,
             # log_level, log_size, log_buf, kern_version, prog_flags, prog_name
             attr = ctypes.create_string_buffer(struct.pack(
                 "=IIQQIIQII16s", BPF_PROG_TYPE_CGROUP_DEVICE, len(code) // 8,
-                ctypes.addressof(insns), ctypes.addressof(license), log_level, len(log),
-                ctypes.addressof(log), 0, 0, b"yard_devices"))
+                ctypes.addressof(insns), ctypes.addressof(license), log_level, log_size, log_buf,
+                0, 0, b"yard_devices"))
             try:
                 return bpf(BPF_PROG_LOAD, attr)
             except OSError as error:
                 if log_level:
-                    raise RuntimeError("cannot load the device filter: %s %s"
+                    raise RuntimeError("cannot load the device filter: %s\n%s"
                                        % (error.strerror, log.value.decode(errors="replace")))
     finally:
         resource.setrlimit(resource.RLIMIT_MEMLOCK, limits)

@@ -222,3 +222,10 @@ def test_the_container_sees_its_own_v2_cgroup_read_only(pure_v2, parent, tmp_pat
         assert in_child(cgroup, mount_and_look) == "True EROFS 0::/ False"
     finally:
         cgroup.remove()
+
+
+def test_a_program_the_verifier_refuses_comes_with_its_reasons():
+    exit_only = struct.pack("=BBhi", devices.EXIT, 0, 0, 0)          # returns r0, never set
+    with pytest.raises(RuntimeError, match=r"(?s)^cannot load the device filter: bpf\(5\): "
+                                           r"Permission denied\n.*R0 !read_ok"):
+        devices._load(exit_only)
