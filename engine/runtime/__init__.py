@@ -67,7 +67,8 @@ process that owns a container), which forks init (the container's first process:
 namespaces, rootfs, then process: user, capabilities, exec) or exec (docker exec); console
 (ptys), channel (the shim/child handshake), logs (json-file), bundle (the bundle's files),
 source (where shims import the engine from),
-users, capabilities, cgroups, namespaces (ctypes syscalls), processes (top).
+users, capabilities, cgroups, devices (the device rules, v2's as eBPF), namespaces (ctypes
+syscalls), processes (top).
 
 Details the daemon may rely on:
 - The shim is started as `sys.executable -I -S -c "import sys; sys.path.insert(0, ROOT);
@@ -94,8 +95,10 @@ Details the daemon may rely on:
 - Namespaces also accept "uts": "host". Capabilities follow docker 20.10.14+: the set is
   bounding, effective and permitted; inheritable and ambient are empty. privileged: every
   capability the engine itself has, /sys writable, nothing masked (no host devices are
-  added to /dev). On cgroup v1 the devices controller allows docker's default devices only
-  (not on v2, which needs eBPF).
+  added to /dev). Otherwise only docker's default devices can be opened: on cgroup v1 by
+  the devices controller, on v2 by an eBPF program attached to the container's cgroup.
+- On cgroup v2 a --cgroup-parent below the root must hold no processes of its own (the
+  kernel's "no internal processes" rule): launch fails with a message naming it.
 - exit_status() of a shim that vanished without writing one (a host reboot) is code 255.
 - resize() without a tty does nothing. The user's command is PID 1 of its namespace: as
   with docker, it ignores signals it has no handler for, except SIGKILL.

@@ -10,14 +10,10 @@ import signal
 import struct
 import time
 
-from . import namespaces
+from . import devices, namespaces
 
 V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "pids", "devices")
 V2_CONTROLLERS = ("memory", "cpu", "pids")
-
-# docker's default device rules (v1 devices controller): create any node, use only these.
-DEVICE_RULES = ("c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm",
-                "c 1:9 rwm", "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm")
 
 # Hierarchies without limits that a container joins anyway: systemd tracks a service's
 # processes there (name=systemd on v1, unified on hybrid), and a container left in the
@@ -79,6 +75,48 @@ def _counter(text, key):
     return 0
 
 
+def _check_no_processes(directory):
+    """Refuse a parent holding processes; the root, the one cgroup without a cgroup.type
+    file, is exempt from the rule (a cgroup namespace's root is not)."""
+    if not os.path.exists(os.path.join(directory, "cgroup.type")):
+        return
+    pids = _read(directory, "cgroup.procs").split()
+    if pids:
+        raise RuntimeError("cgroup parent %s holds processes (%s): on cgroup v2 a cgroup with "
+                           "processes of its own cannot have containers below it; move them to "
+                           "a child cgroup or choose another --cgroup-parent"
+                           % (directory, " ".join(pids[:5])))
+
+
+def swap_max(memory, memory_swap):
+    """memory.swap.max for docker's memory_swap, which counts memory + swap (0: docker's
+    default, twice the memory; -1: unlimited), while v2 limits swap alone: runc's
+    ConvertMemorySwapToCgroupV2Value."""
+    if memory_swap == -1:
+        return "max"
+    memory_swap = memory_swap or 2 * memory
+    if memory_swap < memory:
+        raise RuntimeError("memory_swap %d is below memory %d: it counts memory + swap"
+                           % (memory_swap, memory))
+    return memory_swap - memory
+
+
+def cpu_max(quota, period):
+    """cpu.max is "$MAX $PERIOD" (cgroup-v2.rst). No quota (0, or v1's -1) is "max", no period
+    the kernel's default 100000, as runc's fs2 writes them."""
+    return "%s %d" % (quota if quota > 0 else "max", period or 100000)
+
+
+def cpu_weight(shares):
+    """cpu.weight [1, 10000] for v1's cpu.shares [2, 262144]: runc's linear
+    ConvertCPUSharesToCgroupV2Value, as the runc of docker 20.10 has it (1024 -> 39; a later
+    runc, opencontainers/runc#4785, uses a curve through 1024 -> 100). Shares are clamped
+    first to the range the v1 kernel clamps them to, as dockerd does: outside it the weight
+    would fall outside cpu.weight's range and the kernel would refuse it."""
+    shares = min(max(shares, 2), 262144)
+    return 1 + (shares - 2) * 9999 // 262142
+
+
 def _host_memory():
     with open("/proc/meminfo") as handle:
         return _counter(handle.read(), "MemTotal:") * 1024
@@ -113,18 +151,23 @@ class Cgroup:
                 del self.dirs[name]      # bookkeeping only: a read-only tree (nspawn) is no error
         if self.v2:
             self._limit_v2(limits)
+            if not privileged:
+                devices.restrict(self.dirs["unified"])     # v2 has no devices controller
         else:
             self._limit_v1(limits, privileged)
 
     def _enable_v2_controllers(self):
-        """A v2 cgroup only has the controllers its ancestors delegate through subtree_control."""
-        directory = os.path.dirname(self.dirs["unified"].rstrip("/"))
-        ancestors = []
-        while len(directory) >= len(hierarchies()["unified"]):
-            ancestors.append(directory)
-            directory = os.path.dirname(directory)
-        for ancestor in reversed(ancestors):
+        """A v2 cgroup only has the controllers its ancestors delegate through subtree_control,
+        and a cgroup that delegates may hold no processes of its own (cgroup-v2.rst, "No
+        Internal Process Constraint"): the kernel would refuse with EBUSY, so say which.
+        Checked even where no controller is there to delegate, to fail the same way on
+        every v2 host."""
+        root = hierarchies()["unified"]
+        parts = [part for part in self.parent.split("/") if part]
+        for depth in range(len(parts) + 1):                   # from the root down to the parent
+            ancestor = os.path.join(root, *parts[:depth])
             os.makedirs(ancestor, exist_ok=True)
+            _check_no_processes(ancestor)
             available = _read(ancestor, "cgroup.controllers").split()
             wanted = " ".join("+" + c for c in V2_CONTROLLERS if c in available)
             if wanted:
@@ -147,27 +190,35 @@ class Cgroup:
             _write(self.dirs["pids"], "pids.max", limits["pids_limit"])
         if not privileged and "devices" in self.dirs:
             _write(self.dirs["devices"], "devices.deny", "a")
-            for rule in DEVICE_RULES:
+            for rule in devices.RULES:
                 _write(self.dirs["devices"], "devices.allow", rule)
 
     def _limit_v2(self, limits):
+        """docker's values, which are v1's, in v2's files (cgroup-v2.rst), converted as runc does."""
         directory = self.dirs["unified"]
+        offered = _read(directory, "cgroup.controllers").split()
+
+        def write(name, value):
+            # A file such as memory.max exists only where its controller is delegated: say
+            # that, rather than the kernel's EACCES for a file that cannot be created.
+            controller = name.split(".")[0]
+            if controller not in offered:
+                raise RuntimeError("cannot write %s: the %s controller is not delegated to %s "
+                                   "(its cgroup.controllers: %s)" % (name, controller, directory,
+                                                                     " ".join(offered) or "none"))
+            _write(directory, name, value)
+
         memory = limits.get("memory") or 0
         if memory:
-            _write(directory, "memory.max", memory)
-            swap = limits.get("memory_swap") or 2 * memory
-            if os.path.exists(os.path.join(directory, "memory.swap.max")):
-                # v2 limits swap alone; docker's value is memory + swap.
-                _write(directory, "memory.swap.max", "max" if swap == -1 else swap - memory)
+            write("memory.max", memory)
+            if os.path.exists(os.path.join(directory, "memory.swap.max")):    # swap accounting on
+                write("memory.swap.max", swap_max(memory, limits.get("memory_swap") or 0))
         if limits.get("cpu_quota") or limits.get("cpu_period"):
-            _write(directory, "cpu.max", "%s %d" % (limits.get("cpu_quota") or "max",
-                                                    limits.get("cpu_period") or 100000))
+            write("cpu.max", cpu_max(limits.get("cpu_quota") or 0, limits.get("cpu_period") or 0))
         if limits.get("cpu_shares"):
-            # runc's conversion of shares [2, 262144] to weight [1, 10000].
-            weight = 1 + ((limits["cpu_shares"] - 2) * 9999) // 262142
-            _write(directory, "cpu.weight", weight)
+            write("cpu.weight", cpu_weight(limits["cpu_shares"]))
         if (limits.get("pids_limit") or 0) > 0:              # docker: 0 or -1 is unlimited
-            _write(directory, "pids.max", limits["pids_limit"])
+            write("pids.max", limits["pids_limit"])
 
     def join(self):
         """Move the calling process into every hierarchy of this cgroup ("0" means "me")."""

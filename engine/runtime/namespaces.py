@@ -35,8 +35,9 @@ PR_SET_NO_NEW_PRIVS = 38
 PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 
-# glibc has no pivot_root() wrapper: call it by number.
+# glibc has no pivot_root() or bpf() wrapper: call them by number.
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "ppc64le": 203, "s390x": 217}[os.uname().machine]
+SYS_BPF = {"x86_64": 321, "aarch64": 280, "ppc64le": 361, "s390x": 351}[os.uname().machine]
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
@@ -77,6 +78,12 @@ def umount2(target, flags=0):
 def pivot_root(new_root, put_old):
     _check(_libc.syscall(SYS_PIVOT_ROOT, _bytes(new_root), _bytes(put_old)),
            "pivot_root", new_root, put_old)
+
+
+def bpf(command, attr):
+    """bpf(2) with `attr`, a ctypes buffer holding the command's union bpf_attr member (the
+    kernel writes some answers back into it); -> the call's result, often a new fd."""
+    return _check(_libc.syscall(SYS_BPF, command, attr, len(attr)), "bpf", command)
 
 
 EFD_NONBLOCK = 0o4000
