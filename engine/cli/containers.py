@@ -73,7 +73,7 @@ def _container_options(parser):
     add("-P", "--publish-all", action="store_true")
     add("--expose", action="append", default=[])
     add("--network", "--net", default="default")
-    add("--cgroupns", choices=("private", "host"))
+    add("--cgroupns", metavar="string", help="Cgroup namespace to use (host|private); default: the daemon's")
     add("-m", "--memory")
     add("--memory-swap")
     add("--cpus")
@@ -146,6 +146,8 @@ def _env_entries(entries):
 
 
 def create_body(args):
+    if args.cgroupns not in (None, "", "host", "private"):
+        raise UsageError("--cgroupns: invalid CGROUP mode")
     env = []
     for path in args.env_file:
         env += read_env_file(path)

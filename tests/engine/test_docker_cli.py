@@ -86,3 +86,11 @@ def _read_until(fd, wanted, timeout=30):
                 break
             data += chunk
     return data
+
+
+def test_docker_run_cgroupns_host_and_private(yardd):
+    shared = yardd.docker("run", "--rm", "--cgroupns", "host", "busybox", "readlink", "/proc/self/ns/cgroup")
+    assert (shared.returncode, shared.stdout.strip()) == (0, os.readlink("/proc/self/ns/cgroup")), shared.stderr
+    private = yardd.docker("run", "--rm", "--cgroupns", "private", "busybox", "readlink", "/proc/self/ns/cgroup")
+    assert private.returncode == 0 and private.stdout.strip() != os.readlink("/proc/self/ns/cgroup")
+
