@@ -428,11 +428,13 @@ def attach(client, argv):
     args = parser.parse_args(argv)
     info = client.get("/containers/%s/json" % args.container)
     tty, stdin = info["Config"]["Tty"], info["Config"]["OpenStdin"] and not args.no_stdin
+    # Asked before the stream ends: the stream may end before the daemon has recorded the exit.
+    waiter = client.open("POST", "/containers/%s/wait" % args.container)
     sock = client.hijack("/containers/%s/attach" % args.container,
                          {"stream": 1, "stdin": int(stdin), "stdout": 1, "stderr": 1})
     with _Terminal(tty and stdin):
         stream(sock, tty, stdin)
-    return client.get("/containers/%s/json" % args.container)["State"]["ExitCode"]
+    return json.loads(waiter.read().decode("utf-8") or "{}").get("StatusCode", 0)
 
 
 @verb
