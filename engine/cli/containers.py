@@ -15,7 +15,6 @@ import threading
 import time
 
 from engine.cli.client import ClientError
-from engine.cli.signals import SignalProxy
 
 ENGINE_ERROR, CANNOT_RUN, NOT_FOUND = 125, 126, 127
 
@@ -272,6 +271,7 @@ def run(client, argv):
             return _error(error.message, start_exit_code(error.message))
         sys.stdout.write(container_id + "\n")
         return 0
+    from engine.cli.signals import SignalProxy       # here: `run -d` has no use for it
     with SignalProxy(client, container_id, args.sig_proxy and not args.tty):
         return _run_attached(client, container_id, args)
 
@@ -429,6 +429,7 @@ def start(client, argv):
         info = client.get("/containers/%s/json" % args.containers[0])
     except ClientError as error:
         return _error(error.message, start_exit_code(error.message)) if error.status else _fail(error)
+    from engine.cli.signals import SignalProxy
     with SignalProxy(client, info["Id"], not info["Config"]["Tty"]):       # docker's start: no --sig-proxy
         return _start_attached(client, info["Id"], info["Config"]["Tty"], args.interactive)
 
@@ -456,6 +457,7 @@ def attach(client, argv):
     args = parser.parse_args(argv)
     info = client.get("/containers/%s/json" % args.container)
     tty, stdin = info["Config"]["Tty"], info["Config"]["OpenStdin"] and not args.no_stdin
+    from engine.cli.signals import SignalProxy
     with SignalProxy(client, info["Id"], args.sig_proxy and not tty):
         # Asked before the stream ends: the stream may end before the daemon has recorded the exit.
         waiter = client.open("POST", "/containers/%s/wait" % args.container)
