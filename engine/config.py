@@ -97,6 +97,12 @@ def _cgroup_parent(value):
     return value
 
 
+def _cgroupns_mode(value):
+    if _string(value) not in ("", "host", "private"):
+        raise ValueError('must be "host" or "private"')
+    return value
+
+
 def _registries(value):
     for entry in _strings(value):
         if not entry or " " in entry:
@@ -166,6 +172,8 @@ OPTIONS = {
     "dns-search": (_strings, []),
     "dns-opts": (_strings, []),
     "cgroup-parent": (_cgroup_parent, "yard"),
+    # "": docker's default for this host, private on cgroup v2 and host on v1 (engine/containers/create.py)
+    "default-cgroupns-mode": (_cgroupns_mode, ""),
     "exec-opts": (_exec_opts, []),
     "storage-driver": (_storage_driver, "overlay2"),
     "live-restore": (_boolean, False),

@@ -2,7 +2,7 @@
 
     yardd [--config-file F] [--data-root D] [-H unix:///S] [--bip CIDR] [-b BRIDGE]
           [--iptables=BOOL] [--ip-forward=BOOL] [--cgroup-parent P] [--live-restore]
-          [-D|--debug] [-G|--group G] [--validate]
+          [--default-cgroupns-mode host|private] [-D|--debug] [-G|--group G] [--validate]
 
 Flags override the file. A bad file or flag stops the daemon before it touches anything,
 naming the key, as dockerd does. SIGTERM and SIGINT stop it cleanly: without live-restore
@@ -20,6 +20,7 @@ from engine.config import DEFAULT_CONFIG_FILE, ConfigError, load
 # flag destination -> daemon.json key
 FLAG_KEYS = {"data_root": "data-root", "hosts": "hosts", "bip": "bip", "bridge": "bridge",
              "iptables": "iptables", "ip_forward": "ip-forward", "cgroup_parent": "cgroup-parent",
+             "default_cgroupns_mode": "default-cgroupns-mode",
              "live_restore": "live-restore", "debug": "debug", "group": "group"}
 
 
@@ -47,6 +48,7 @@ def parse_flags(argv):
     parser.add_argument("--iptables", type=_boolean, nargs="?", const=True)
     parser.add_argument("--ip-forward", type=_boolean, nargs="?", const=True)
     parser.add_argument("--cgroup-parent")
+    parser.add_argument("--default-cgroupns-mode")
     parser.add_argument("--live-restore", type=_boolean, nargs="?", const=True)
     parser.add_argument("-D", "--debug", type=_boolean, nargs="?", const=True)
     parser.add_argument("-G", "--group")

@@ -74,7 +74,7 @@ def _container_options(parser):
     add("-P", "--publish-all", action="store_true")
     add("--expose", action="append", default=[])
     add("--network", "--net", default="default")
-    add("--cgroupns", choices=("private", "host"))
+    add("--cgroupns", metavar="string", help="Cgroup namespace to use (host|private); default: the daemon's")
     add("-m", "--memory")
     add("--memory-swap")
     add("--cpus")
@@ -93,6 +93,20 @@ def _container_options(parser):
     add("--shm-size")
     add("image")
     add("command", nargs=argparse.REMAINDER)
+
+
+def add_bool_flag(parser, flag, default, description):
+    """A boolean flag spelled as docker's (Go's) are: `--sig-proxy`, `--sig-proxy=true`,
+    `--sig-proxy=false`. argparse looks each argument up whole before it splits at "=", so
+    each spelling with a value is an option of its own, and the word after the flag is never
+    taken for its value (`--sig-proxy busybox` names the image, as with docker)."""
+    dest = flag.lstrip("-").replace("-", "_")
+    parser.add_argument(flag, dest=dest, action="store_true", default=default,
+                        help="%s (default %s)" % (description, str(default).lower()))
+    parser.add_argument(*[flag + "=" + word for word in ("true", "1", "t", "True", "TRUE", "T")],
+                        dest=dest, action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(*[flag + "=" + word for word in ("false", "0", "f", "False", "FALSE", "F")],
+                        dest=dest, action="store_false", help=argparse.SUPPRESS)
 
 
 def parse_size(text, flag):
@@ -147,6 +161,8 @@ def _env_entries(entries):
 
 
 def create_body(args):
+    if args.cgroupns not in (None, "", "host", "private"):
+        raise UsageError("--cgroupns: invalid CGROUP mode")
     env = []
     for path in args.env_file:
         env += read_env_file(path)
@@ -240,6 +256,7 @@ def start_exit_code(message):
 @verb
 def run(client, argv):
     parser = _parser("run", "[OPTIONS] IMAGE [COMMAND] [ARG...]")
+    add_bool_flag(parser, "--sig-proxy", True, "Proxy received signals to the process")
     _container_options(parser)
     args = parser.parse_args(argv)
     if args.rm and args.restart not in ("no", ""):
@@ -255,6 +272,12 @@ def run(client, argv):
             return _error(error.message, start_exit_code(error.message))
         sys.stdout.write(container_id + "\n")
         return 0
+    from engine.cli.signals import SignalProxy       # here: `run -d` has no use for it
+    with SignalProxy(client, container_id, args.sig_proxy and not args.tty):
+        return _run_attached(client, container_id, args)
+
+
+def _run_attached(client, container_id, args):
     try:
         sock = client.hijack("/containers/%s/attach" % container_id,
                              {"stream": 1, "stdin": int(args.interactive), "stdout": 1, "stderr": 1})
@@ -403,18 +426,25 @@ def start(client, argv):
         return _each(args.containers, lambda name: client.post("/containers/%s/start" % name))
     if len(args.containers) > 1:
         raise UsageError("you cannot start and attach multiple containers at once")
-    name = args.containers[0]
     try:
-        info = client.get("/containers/%s/json" % name)
-        tty = info["Config"]["Tty"]
+        info = client.get("/containers/%s/json" % args.containers[0])
+    except ClientError as error:
+        return _error(error.message, start_exit_code(error.message)) if error.status else _fail(error)
+    from engine.cli.signals import SignalProxy
+    with SignalProxy(client, info["Id"], not info["Config"]["Tty"]):       # docker's start: no --sig-proxy
+        return _start_attached(client, info["Id"], info["Config"]["Tty"], args.interactive)
+
+
+def _start_attached(client, name, tty, interactive):
+    try:
         sock = client.hijack("/containers/%s/attach" % name,
-                             {"stream": 1, "stdin": int(args.interactive), "stdout": 1, "stderr": 1})
+                             {"stream": 1, "stdin": int(interactive), "stdout": 1, "stderr": 1})
         waiter = client.open("POST", "/containers/%s/wait" % name, {"condition": "next-exit"})
         client.post("/containers/%s/start" % name)
     except ClientError as error:
         return _error(error.message, start_exit_code(error.message)) if error.status else _fail(error)
-    with _Terminal(tty and args.interactive):
-        stream(sock, tty, args.interactive)
+    with _Terminal(tty and interactive):
+        stream(sock, tty, interactive)
     answer = json.loads(waiter.read().decode("utf-8") or "{}")
     return answer.get("StatusCode", 0)
 
@@ -423,15 +453,20 @@ def start(client, argv):
 def attach(client, argv):
     parser = _parser("attach", "[OPTIONS] CONTAINER")
     parser.add_argument("--no-stdin", action="store_true")
+    add_bool_flag(parser, "--sig-proxy", True, "Proxy all received signals to the process")
     parser.add_argument("container")
     args = parser.parse_args(argv)
     info = client.get("/containers/%s/json" % args.container)
     tty, stdin = info["Config"]["Tty"], info["Config"]["OpenStdin"] and not args.no_stdin
-    sock = client.hijack("/containers/%s/attach" % args.container,
-                         {"stream": 1, "stdin": int(stdin), "stdout": 1, "stderr": 1})
-    with _Terminal(tty and stdin):
-        stream(sock, tty, stdin)
-    return client.get("/containers/%s/json" % args.container)["State"]["ExitCode"]
+    from engine.cli.signals import SignalProxy
+    with SignalProxy(client, info["Id"], args.sig_proxy and not tty):
+        # Asked before the stream ends: the stream may end before the daemon has recorded the exit.
+        waiter = client.open("POST", "/containers/%s/wait" % args.container)
+        sock = client.hijack("/containers/%s/attach" % args.container,
+                             {"stream": 1, "stdin": int(stdin), "stdout": 1, "stderr": 1})
+        with _Terminal(tty and stdin):
+            stream(sock, tty, stdin)
+        return json.loads(waiter.read().decode("utf-8") or "{}").get("StatusCode", 0)
 
 
 @verb

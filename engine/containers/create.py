@@ -6,6 +6,7 @@ docker's messages, so a bad request fails here and not at start.
 """
 import os
 
+from engine import runtime
 from engine.containers.errors import InvalidParameter, NotFound
 from engine.containers.record import ZERO_TIME, now
 
@@ -16,7 +17,7 @@ DEFAULT_SHM_SIZE = 64 * 1024 * 1024
 
 def new_record(container_id, name, body, image, daemon_config):
     config = merged_config(container_id, body, image)
-    host_config = checked_host_config(body.get("HostConfig") or {})
+    host_config = checked_host_config(body.get("HostConfig") or {}, daemon_config)
     if host_config["NetworkMode"] == "host":
         config["Hostname"] = body.get("Hostname") or os.uname().nodename
     command = (config["Entrypoint"] or []) + (config["Cmd"] or [])
@@ -109,7 +110,7 @@ def split_port(key):
     return int(port), proto
 
 
-def checked_host_config(host):
+def checked_host_config(host, daemon_config):
     host = dict(host)
     host["NetworkMode"] = network_mode(host.get("NetworkMode"))
     host["RestartPolicy"] = restart_policy(host.get("RestartPolicy") or {})
@@ -127,11 +128,26 @@ def checked_host_config(host):
     for key in ("CapAdd", "CapDrop", "SecurityOpt", "Dns", "DnsSearch", "DnsOptions", "ExtraHosts"):
         host[key] = host.get(key) or None
     host["Privileged"] = bool(host.get("Privileged"))
-    if host.get("CgroupnsMode") not in (None, "", "private"):
-        raise InvalidParameter("cgroupns mode %r is not supported: every container gets its own cgroup "
-                               "namespace (private)" % host["CgroupnsMode"])
-    host["CgroupnsMode"] = "private"
+    host["CgroupnsMode"] = cgroupns_mode(host.get("CgroupnsMode"), host["Privileged"],
+                                         daemon_config["default-cgroupns-mode"])
     return host
+
+
+def cgroupns_mode(mode, privileged, daemon_default):
+    """"host" or "private" as asked. When not asked, the daemon's default-cgroupns-mode, else
+    docker's default for this host: private on cgroup v2, host on v1 and hybrid hosts (EL7,
+    EL8), as docker ran containers there before it had cgroup namespaces; and host for a
+    privileged container on those whatever the daemon says. (yard used to make every
+    container private: programs that read /proc/self/cgroup now see what they see under
+    docker.) The mode is recorded, as inspect shows it."""
+    if mode not in (None, "", "host", "private"):
+        raise InvalidParameter("invalid cgroup namespace mode: %s" % mode)
+    if mode:
+        return mode
+    v2 = runtime.cgroup_v2()
+    if privileged and not v2:
+        return "host"
+    return daemon_default or ("private" if v2 else "host")
 
 
 def network_mode(mode):

@@ -34,16 +34,20 @@ def log(message):
     sys.stderr.flush()
 
 
+# moby's SignalMap: the names without SIG, the real-time ones also as RTMIN+n and RTMAX-n.
+SIGNALS = dict((name[3:], int(number)) for name, number in signal.Signals.__members__.items())
+SIGNALS.update(("RTMIN+%d" % n, signal.SIGRTMIN + n) for n in range(1, 16))
+SIGNALS.update(("RTMAX-%d" % n, signal.SIGRTMAX - n) for n in range(1, 15))
+
+
 def signal_number(name):
-    """"SIGTERM", "TERM", "15" -> 15; docker's message for anything else."""
+    """"SIGTERM", "TERM", "15", "RTMIN+2" -> its number, as moby's ParseSignal; docker's message
+    for anything else."""
     text = str(name).upper()
-    if text.isdigit():
-        number = int(text)
-    else:
-        number = getattr(signal, text if text.startswith("SIG") else "SIG" + text, None)
-    if not isinstance(number, int) or not 0 < int(number) < 65:
+    number = int(text) if text.isdigit() else SIGNALS.get(text[3:] if text.startswith("SIG") else text)
+    if number is None or not 0 < number < 65:
         raise InvalidParameter("Invalid signal: %s" % name)
-    return int(number)
+    return number
 
 
 def start_exit_code(message):

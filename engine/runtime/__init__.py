@@ -16,7 +16,8 @@ Interface used by the containers service (kept stable; extend, don't change):
       "mounts": [{"source": "/host/dir", "destination": "/data", "readonly": False}, ...],
       "etc_files": {"/etc/hosts": path, "/etc/resolv.conf": path, "/etc/hostname": path},
       "namespaces": {"network": None | "/proc/<pid>/ns/net" (join) | "host",
-                     "pid": None | "host", "ipc": None | "host"},   (None: a new one)
+                     "pid": None | "host", "ipc": None | "host",
+                     "cgroup": None | "host"},                      (None: a new one)
       "cgroup": {"parent": "yard", "memory": bytes|0, "memory_swap": bytes|0|-1,
                  "cpu_quota": int|0, "cpu_period": int|0, "cpu_shares": int|0,
                  "pids_limit": int|0},
@@ -57,6 +58,8 @@ Interface used by the containers service (kept stable; extend, don't change):
         attach first. `.id` names it; it lives in <bundle>/exec/<id>; `.cleanup()` removes it.
 
     cgroup_stats(spec) -> {"memory_usage", "memory_limit", "cpu_usage_ns", "pids"}
+    cgroup_v2() -> bool              a pure cgroup v2 host (no v1 controller mounted), where
+                                     docker's defaults differ
     processes(bundle_dir) -> [(pid, ppid, user, cmdline), ...]   for `top`
 
 All of it works on cgroup v1, v2 and hybrid hosts, and on Python 3.6 (ctypes for unshare,
@@ -103,10 +106,10 @@ Details the daemon may rely on:
 - resize() without a tty does nothing. The user's command is PID 1 of its namespace: as
   with docker, it ignores signals it has no handler for, except SIGKILL.
 """
-from .cgroups import cgroup_stats
+from .cgroups import cgroup_stats, is_v2 as cgroup_v2
 from .client import CreateError, ExitStatus, Shim, launch
 from .exec import ExecShim, exec_process
 from .processes import processes
 
-__all__ = ["CreateError", "ExecShim", "ExitStatus", "Shim", "cgroup_stats", "exec_process",
+__all__ = ["CreateError", "ExecShim", "ExitStatus", "Shim", "cgroup_stats", "cgroup_v2", "exec_process",
            "launch", "processes"]

@@ -53,7 +53,8 @@ def _enter_namespaces(spec):
     """New mount, uts, ipc, net and cgroup namespaces (or the ones the spec names)."""
     wanted = spec.get("namespaces") or {}
     flags = namespaces.CLONE_NEWNS
-    if os.path.exists("/proc/self/ns/cgroup"):   # EL7's 3.10 kernel has no cgroup namespaces
+    # EL7's 3.10 kernel has no cgroup namespaces
+    if wanted.get("cgroup") != "host" and os.path.exists("/proc/self/ns/cgroup"):
         flags |= namespaces.CLONE_NEWCGROUP
     network = wanted.get("network")
     if network is None:

@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from engine.cli.client import Client
+from engine.cli.client import Client, ClientError
+from engine.runtime import cgroup_v2
 from yardd import wait_for, yardd  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
@@ -299,11 +300,29 @@ def test_bind_mounts_read_write_and_read_only(yardd, tmp_path):
     assert result.returncode != 0 and not (shared / "nope").exists()
 
 
-def test_cgroupns_private_is_the_containers_own_and_host_is_refused(yardd):
-    inside = yardd.yard_ok("run", "--rm", "--cgroupns", "private", "busybox", "readlink", "/proc/self/ns/cgroup")
-    assert inside.strip() != os.readlink("/proc/self/ns/cgroup")
-    refused = yardd.yard("run", "--rm", "--cgroupns", "host", "busybox", "true")
-    assert refused.returncode == 125 and "cgroupns" in refused.stderr
+def test_cgroupns_host_shares_the_hosts_and_private_is_the_containers_own(yardd):
+    show = "readlink /proc/self/ns/cgroup; cat /proc/self/cgroup"
+    shared = yardd.yard_ok("run", "--rm", "--cgroupns", "host", "busybox", "sh", "-c", show).splitlines()
+    assert shared[0] == os.readlink("/proc/self/ns/cgroup")
+    assert any(":/%s/" % yardd.cgroup_parent in line for line in shared[1:])   # full paths, as on the host
+    private = yardd.yard_ok("run", "--rm", "--cgroupns", "private", "busybox", "sh", "-c", show).splitlines()
+    assert private[0] != os.readlink("/proc/self/ns/cgroup")
+    assert all(line.endswith(":/") for line in private[1:])         # its own cgroup is its root
+    refused = yardd.yard("run", "--rm", "--cgroupns", "shared", "busybox", "true")
+    assert (refused.returncode, refused.stderr.splitlines()[0]) == (125, "yard run: --cgroupns: invalid CGROUP mode")
+    with pytest.raises(ClientError) as refused_by_the_daemon:
+        Client(yardd.host).post("/containers/create", body={"Image": "busybox", "HostConfig": {"CgroupnsMode": "x"}})
+    assert (refused_by_the_daemon.value.status, refused_by_the_daemon.value.message) == (
+        400, "invalid cgroup namespace mode: x")
+
+
+def test_cgroupns_defaults_to_dockers_choice_for_the_host(yardd):
+    """docker's: private on a cgroup v2 host, host on v1 and hybrid ones (this machine)."""
+    expected = "private" if cgroup_v2() else "host"
+    yardd.yard_ok("run", "-d", "--name", "plain", "busybox", "sleep", "300")
+    assert yardd.inspect("plain")["HostConfig"]["CgroupnsMode"] == expected
+    link = yardd.yard_ok("exec", "plain", "readlink", "/proc/self/ns/cgroup").strip()
+    assert (link == os.readlink("/proc/self/ns/cgroup")) == (expected == "host")
 
 
 @pytest.fixture

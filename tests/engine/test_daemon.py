@@ -41,6 +41,15 @@ def test_flags_override_the_file_and_info_reports_the_result(make_daemon):
     assert "Live Restore Enabled: false" in info
 
 
+def test_default_cgroupns_mode_is_the_default_of_containers_that_ask_for_none(make_daemon):
+    daemon = make_daemon(extra_config={"default-cgroupns-mode": "private"})
+    link = daemon.yard_ok("run", "--name", "plain", "busybox", "readlink", "/proc/self/ns/cgroup").strip()
+    assert link != os.readlink("/proc/self/ns/cgroup")
+    assert daemon.inspect("plain")["HostConfig"]["CgroupnsMode"] == "private"
+    asked = daemon.yard_ok("run", "--rm", "--cgroupns", "host", "busybox", "readlink", "/proc/self/ns/cgroup")
+    assert asked.strip() == os.readlink("/proc/self/ns/cgroup")
+
+
 def test_sigterm_stops_containers_and_removes_rules_and_socket(make_daemon):
     daemon = make_daemon()
     daemon.yard_ok("run", "-d", "--name", "worker", "-p", "80", "busybox", "sleep", "300")

@@ -23,7 +23,7 @@ def test_a_good_file_with_dockers_keys_validates(tmp_path):
                                  "log-driver": "json-file", "log-opts": {"max-size": "10m", "max-file": "3"},
                                  "registry-mirrors": ["http://mirror.lab:5000"],
                                  "insecure-registries": ["registry.lab:5000"], "exec-opts": [],
-                                 "storage-driver": "overlay2"})
+                                 "storage-driver": "overlay2", "default-cgroupns-mode": "private"})
     assert (result.returncode, result.stdout) == (0, "configuration OK\n")
 
 
@@ -39,6 +39,7 @@ def test_a_good_file_with_dockers_keys_validates(tmp_path):
     ({"log-driver": "syslog"}, '"log-driver"'),
     ({"registry-mirrors": ["mirror.lab"]}, '"registry-mirrors"'),
     ({"hosts": ["tcp://0.0.0.0:2375"]}, '"hosts"'),
+    ({"default-cgroupns-mode": "shared"}, '"default-cgroupns-mode"'),
 ])
 def test_a_bad_key_or_value_refuses_to_start_and_names_it(tmp_path, config, named):
     result = validate(tmp_path, config)
@@ -58,6 +59,8 @@ def test_a_bad_flag_is_refused_too(tmp_path):
     result = validate(tmp_path, {}, "--bip", "300.1.1.1/24")
     assert result.returncode == 1 and "--bip" in result.stderr
     assert validate(tmp_path, {}, "--no-such-flag").returncode == 1
+    result = validate(tmp_path, {}, "--default-cgroupns-mode", "shared")
+    assert result.returncode == 1 and "--default-cgroupns-mode" in result.stderr
 
 
 def test_a_named_file_must_exist(tmp_path):

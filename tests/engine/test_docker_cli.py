@@ -6,6 +6,7 @@ import os
 import pty
 import select
 import shutil
+import signal
 import struct
 import subprocess
 import termios
@@ -86,3 +87,22 @@ def _read_until(fd, wanted, timeout=30):
                 break
             data += chunk
     return data
+
+
+def test_docker_run_cgroupns_host_and_private(yardd):
+    shared = yardd.docker("run", "--rm", "--cgroupns", "host", "busybox", "readlink", "/proc/self/ns/cgroup")
+    assert (shared.returncode, shared.stdout.strip()) == (0, os.readlink("/proc/self/ns/cgroup")), shared.stderr
+    private = yardd.docker("run", "--rm", "--cgroupns", "private", "busybox", "readlink", "/proc/self/ns/cgroup")
+    assert private.returncode == 0 and private.stdout.strip() != os.readlink("/proc/self/ns/cgroup")
+
+
+def test_docker_run_forwards_a_signal_that_the_container_traps(yardd):
+    cli = subprocess.Popen(["docker", "-H", yardd.host, "run", "--rm", "busybox", "sh", "-c",
+                            'trap "exit 42" TERM; echo ready; sleep 300 & wait'], stdout=subprocess.PIPE)
+    try:
+        assert _read_until(cli.stdout.fileno(), b"ready\n") == b"ready\n"
+        cli.send_signal(signal.SIGTERM)
+        assert cli.wait(timeout=60) == 42          # its kill?signal=TERM reached the container
+    finally:
+        if cli.poll() is None:
+            cli.kill()
