@@ -38,6 +38,9 @@ PR_CAP_AMBIENT_CLEAR_ALL = 4
 # glibc has no pivot_root() or bpf() wrapper: call them by number.
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "ppc64le": 203, "s390x": 217}[os.uname().machine]
 SYS_BPF = {"x86_64": 321, "aarch64": 280, "ppc64le": 361, "s390x": 351}[os.uname().machine]
+# glibc's sigaction() refuses the signals it keeps for itself (32, 33): the raw call does not.
+SYS_RT_SIGACTION = {"x86_64": 13, "aarch64": 134, "ppc64le": 173, "s390x": 174}[os.uname().machine]
+SIGNAL_COUNT = 64                  # _NSIG - 1 on every architecture above
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
@@ -78,6 +81,13 @@ def umount2(target, flags=0):
 def pivot_root(new_root, put_old):
     _check(_libc.syscall(SYS_PIVOT_ROOT, _bytes(new_root), _bytes(put_old)),
            "pivot_root", new_root, put_old)
+
+
+def default_signal(signum):
+    """Give signal `signum` its default disposition, whatever the C library reserves."""
+    # struct kernel_sigaction all zero: handler SIG_DFL, no flags, no restorer, empty mask.
+    action = (ctypes.c_ulong * 4)()
+    _check(_libc.syscall(SYS_RT_SIGACTION, signum, action, None, 8), "rt_sigaction", signum)
 
 
 def bpf(command, attr):

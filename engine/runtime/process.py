@@ -101,10 +101,12 @@ def child_main(sock, setup):
     if sock.recv(16) != channel.START:
         os._exit(125)                              # the shim went away before START
     os.umask(0o022)
-    # Python ignores SIGPIPE and SIGXFSZ, and an ignored signal stays ignored across exec;
-    # a blocked one stays blocked too, whatever mask yardd itself was started with.
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+    # An ignored or blocked signal stays so across exec: Python ignores SIGPIPE and SIGXFSZ,
+    # and yardd may have been started ignoring or blocking others (CI's runner: signal 32).
+    # The command starts as runc starts it, with every signal at its default, none blocked.
+    for signum in range(1, namespaces.SIGNAL_COUNT + 1):
+        if signum not in (signal.SIGKILL, signal.SIGSTOP):
+            namespaces.default_signal(signum)
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
     if no_new_privileges:
         namespaces.prctl(namespaces.PR_SET_NO_NEW_PRIVS, 1)
