@@ -37,7 +37,7 @@ from timing import (BENCHMARKS, RESULTS, SNAPSHOT, VENV_BIN, BenchError, command
 WORK = RESULTS / "bench-engine"
 BUNDLE = WORK / "yard.pyz"
 ENGINE_LINK = WORK / "engine"
-LAUNCHERS = {"yard": WORK / "yard", "yardd": WORK / "yardd"}
+LAUNCHERS = {"yard": WORK / "bin" / "yard", "yardd": WORK / "bin" / "yardd"}
 PYTHON = "/usr/bin/python3"   # what the hosts run yard with (provision/defaults.yml yard_python)
 MULTI_LAYERS = 4
 LAYER_PAYLOAD = 4 * 1024 * 1024   # random bytes per upper layer: nothing for gzip to squeeze
@@ -206,6 +206,7 @@ def install_yard():
                                    undefined=jinja2.StrictUndefined, trim_blocks=True,
                                    keep_trailing_newline=True)
     for program, path in LAUNCHERS.items():
+        path.parent.mkdir(exist_ok=True)
         path.write_text(templates.get_template("yard/%s.j2" % program).render(
             yard_python=PYTHON, yard_engine_link=ENGINE_LINK))
         path.chmod(0o755)
