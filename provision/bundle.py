@@ -4,11 +4,18 @@ The bytes depend only on the sources: files in sorted order, fixed timestamps an
 bytecode. The same engine/ therefore always gives the same checksum, and the engine step
 uploads the bundle only when that checksum differs from the host's copy.
 
-    python -m provision.bundle OUT.pyz     build it and print its sha256
+A zipapp holds no bytecode, so every `yard` would compile each module it imports. Hosts
+therefore run an installed copy: the bundle unpacked beside its link and compiled there by
+the host's own python (install_script), whatever its version.
+
+    python -m provision.bundle OUT.pyz [PYTHON LINK]
+        build it and print its sha256; with PYTHON and LINK, also install it as hosts do
 """
 import hashlib
 import io
 import os
+import shlex
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -56,12 +63,50 @@ def build(dest, engine_dir=ENGINE_DIR):
     return hashlib.sha256(data).hexdigest()
 
 
+def installed_name(link, sha256):
+    """The directory `link` points at once the bundle with this digest is installed."""
+    return "%s-%s" % (os.path.basename(link), sha256[:12])
+
+
+def install_script(bundle_path, link, python, sha256):
+    """POSIX sh, run on the host after the bundle is in place: unpack it beside `link`, compile
+    it with `python`, then point `link` at it (a rename: the launchers see the old copy or the
+    new one, never half of one). An installed copy is never rewritten: its name says its
+    digest. The copy `link` pointed at stays, since a running yardd starts its shims from it
+    until it is restarted; older ones are removed."""
+    directory, name = os.path.dirname(link) or "/", os.path.basename(link)
+    target, python = shlex.quote(installed_name(link, sha256)), shlex.quote(python)
+    partial, new_link, name = shlex.quote(name + ".partial"), shlex.quote(name + ".new"), shlex.quote(name)
+    return "\n".join([
+        "set -e",
+        "mkdir -p %s" % shlex.quote(directory),
+        "cd %s" % shlex.quote(directory),
+        "if [ ! -d %s ]; then" % target,
+        "  rm -rf %s" % partial,
+        "  %s -m zipfile -e %s %s" % (python, shlex.quote(bundle_path), partial),
+        "  %s -m compileall -q %s >/dev/null" % (python, partial),
+        "  mv %s %s" % (partial, target),
+        "fi",
+        "previous=$(readlink %s || true)" % name,
+        "ln -sfn %s %s" % (target, new_link),
+        "mv -T %s %s" % (new_link, name),
+        "for copy in %s-*; do" % name,
+        '  [ "$copy" = %s ] || [ "$copy" = "$previous" ] || rm -rf "$copy"' % target,
+        "done",
+    ])
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1:
-        sys.stderr.write("usage: python -m provision.bundle OUT.pyz\n")
+    if len(argv) not in (1, 3):
+        sys.stderr.write("usage: python -m provision.bundle OUT.pyz [PYTHON LINK]\n")
         return 2
-    print(build(argv[0]))
+    sha256 = build(argv[0])
+    if len(argv) == 3:
+        python, link = argv[1:]
+        subprocess.run(["sh", "-c", install_script(os.path.abspath(argv[0]), os.path.abspath(link),
+                                                   python, sha256)], check=True)
+    print(sha256)
     return 0
 
 

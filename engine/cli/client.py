@@ -5,10 +5,11 @@ The target comes from `-H`, else YARD_HOST, else unix:///run/yard.sock.
 import json
 import os
 import socket
-from urllib.parse import quote, urlencode
 
 DEFAULT_HOST = "unix:///run/yard.sock"
 API_PREFIX = "/v1.41"
+# What a query or a path segment carries as it is (RFC 3986's unreserved characters).
+UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
 
 class ClientError(Exception):
@@ -126,7 +127,8 @@ class Client:
         if params:
             items = [(k, v) for k, v in params.items() if v is not None]
             items = [(k, ("1" if v else "0") if isinstance(v, bool) else v) for k, v in items]
-            url += "?" + urlencode(items, doseq=True)
+            pairs = [(k, each) for k, v in items for each in (v if isinstance(v, (list, tuple)) else [v])]
+            url += "?" + "&".join("%s=%s" % (percent_encoded(k), percent_encoded(v)) for k, v in pairs)
         return url
 
     def open(self, method, path, params=None, body=None, headers=None, timeout=None):
@@ -258,6 +260,13 @@ def _error_from(response):
     return ClientError(_message(data), response.status)
 
 
+def percent_encoded(value, safe=b""):
+    """urllib.parse's quoting, which is all this client needs of it: importing urllib.parse
+    (it brings ipaddress) cost `yard run` more than its own client code."""
+    return "".join(chr(byte) if byte in UNRESERVED or byte in safe else "%%%02X" % byte
+                   for byte in str(value).encode("utf-8"))
+
+
 def quote_name(name):
     """A name or reference as one path segment (`host:5000/ns/x` stays readable to the router)."""
-    return quote(name, safe=":@/")
+    return percent_encoded(name, safe=b":@/")

@@ -11,7 +11,6 @@ import re
 import socket
 import struct
 import sys
-import threading
 import time
 
 from engine.cli import timestamps
@@ -29,9 +28,15 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def _formatter(prog):
+    """argparse makes a formatter for every argument added, and each asks the terminal for
+    its width: `yard run` would ask 40 times before parsing anything. Help is 80 columns."""
+    return argparse.HelpFormatter(prog, width=78)
+
+
 def _parser(verb, usage):
     parser = _Parser(prog="yard " + verb, usage="yard %s %s" % (verb, usage), add_help=False,
-                     allow_abbrev=False)
+                     allow_abbrev=False, formatter_class=_formatter)
     parser.add_argument("--help", action="help", help="Print usage")
     return parser
 
@@ -321,6 +326,7 @@ def stream(sock, tty, stdin):
     """Copy the container's output to ours (demultiplexing docker's frames when not a tty) and,
     with `stdin`, our input to it; returns when the output ends."""
     if stdin:
+        import threading             # here: `run` without -i has no use for it
         threading.Thread(target=_send_stdin, args=(sock,), daemon=True).start()
     out, err = _binary(sys.stdout), _binary(sys.stderr)
     try:

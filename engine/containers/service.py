@@ -290,7 +290,11 @@ class ContainerService:
             if restart:
                 container.data["RestartCount"] += 1
                 container.set_restarting()
-            container.save()
+            # A record is written with an fsync: spare it for a container --rm removes next,
+            # whose end nobody reads. Should the daemon stop in between, restore() finds it
+            # running with no shim, records its end then, and removes it.
+            if restart or not container.host_config["AutoRemove"]:
+                container.save()
         if restart:
             self._restart_later(container)
         elif container.host_config["AutoRemove"]:

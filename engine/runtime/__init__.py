@@ -76,8 +76,10 @@ syscalls), processes (top).
 Details the daemon may rely on:
 - The shim is started as `sys.executable -I -S -c "import sys; sys.path.insert(0, ROOT);
   from engine.runtime.shim import main; main()" container|exec DIR FD`, ROOT being the
-  directory that holds the `engine` package: no console script and no `yardd` subcommand
-  is needed, from a checkout, a wheel or yard.pyz alike. From yard.pyz, ROOT is a copy of
+  directory that holds the `engine` package, links resolved (a host's engine link may
+  already name an upgrade the running daemon is not): no console script and no `yardd`
+  subcommand is needed, from a checkout, a wheel, the installed copy of yard.pyz that hosts
+  run, or yard.pyz itself alike. From yard.pyz, ROOT is a copy of
   its engine/ unpacked once into /run/yard/engine-<digest>/, so that Python can cache the
   compiled modules (it cannot inside a zip, and each start would compile them again).
 - The bundle directory holds spec.json, pid (the container's host pid), shim.pid,

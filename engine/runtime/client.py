@@ -10,7 +10,6 @@ import signal
 import socket
 import sys
 
-from . import source
 from .bundle import read_int, read_json, read_line, remove, with_socket_address, write_json
 from .cgroups import Cgroup
 
@@ -35,7 +34,9 @@ def spawn(mode, directory):
     and a zipapp, and needs no console script. It starts in a new session and forks again,
     so it is nobody's child once `spawn` returns: a daemon restart does not touch it.
     """
-    import subprocess           # here, not at the top: every shim imports this module
+    # Here, not at the top: every shim imports this module, and needs neither.
+    import subprocess
+    from . import source
     code = ("import sys; sys.path.insert(0, %r); from engine.runtime.shim import main; main()"
             % source.shim_path())
     ready_read, ready_write = os.pipe()

@@ -18,8 +18,11 @@ _path = None
 
 
 def engine_path():
-    """The sys.path entry that holds the `engine` package (this file is <it>/engine/runtime/)."""
-    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    """The sys.path entry that holds the `engine` package (this file is <it>/engine/runtime/).
+
+    Resolved: hosts run the engine through a link that an upgrade points at the new copy
+    before yardd restarts, and a running yardd must start shims of its own version."""
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
 
 
 def shim_path():

@@ -1,12 +1,15 @@
-"""engine_bundle: the yard engine bundle, built on the controller, uploaded when it changed.
+"""engine_bundle: the yard engine bundle, built on the controller, uploaded when it changed,
+and installed beside it compiled, which is the copy the launchers run.
 
     - name: Engine bundle
       action: engine_bundle
-      args: {dest: /usr/local/lib/yard/yard.pyz}
+      args: {dest: /usr/local/lib/yard/yard.pyz, link: /usr/local/lib/yard/engine,
+             python: /usr/bin/python3}
 
 provision/bundle.py builds the same bytes from the same engine/ sources, so the host's copy
-is replaced only when its sha256 differs from the bundle's; a step notifying the engine's
-restart handler then restarts it only for a new engine.
+is replaced only when its sha256 differs from the bundle's. `link` points at the installed
+copy of exactly that bundle (link-<digest>/, compiled by the host's `python`); a step
+notifying the engine's restart handler then restarts it only for a new engine.
 """
 import hashlib
 
@@ -15,6 +18,8 @@ from provision.actions import Arg, Change, Command, Ok, Upload, quote
 
 ARGS = {
     "dest": Arg("path", required=True),
+    "link": Arg("path", required=True),
+    "python": Arg("path", required=True),
 }
 
 
@@ -24,18 +29,26 @@ def prepare(args, ctx):
 
 
 def check(args, facts):
-    return "if [ -f {d} ]; then sha256sum < {d} | cut -d' ' -f1; else echo absent; fi".format(
-        d=quote(args["dest"]))
+    """Two lines: the bundle's sha256 (or absent), the installed copy the link names (or absent)."""
+    return ("if [ -f {d} ]; then sha256sum < {d} | cut -d' ' -f1; else echo absent; fi; "
+            "if [ -d {l} ]; then readlink {l}; else echo absent; fi").format(
+        d=quote(args["dest"]), l=quote(args["link"]))
 
 
 def plan(args, facts, observed):
-    remote = observed.out.strip()
+    remote, installed = (observed.out.split() + ["absent", "absent"])[:2]
+    wanted = bundle.installed_name(args["link"], args["sha256"])
+    if remote == args["sha256"] and installed == wanted:
+        return Ok("%s is the current bundle (sha256 %s), installed" % (args["dest"], args["sha256"][:12]))
+    install = Command(bundle.install_script(args["dest"], args["link"], args["python"], args["sha256"]))
     if remote == args["sha256"]:
-        return Ok("%s is the current bundle (sha256 %s)" % (args["dest"], args["sha256"][:12]))
+        return Change("%s is the current bundle, but %s is %s; install it" % (
+            args["dest"], args["link"], "absent" if installed == "absent" else "another build"), (install,))
     reason = "%s is absent" % args["dest"] if remote == "absent" else "%s is another build" % args["dest"]
     directory = args["dest"].rsplit("/", 1)[0] or "/"
-    return Change("%s; upload sha256 %s" % (reason, args["sha256"][:12]), (
+    return Change("%s; upload sha256 %s and install it" % (reason, args["sha256"][:12]), (
         Command("mkdir -p %s" % quote(directory)),
         Upload(args["data"], args["dest"], mode="0755", owner="root", group="root",
                remote_sha256=None if remote == "absent" else remote),
+        install,
     ))

@@ -12,8 +12,10 @@ Everything runs in a network namespace of its own (the script re-executes itself
 `unshare --net`): each engine keeps its defaults (iptables on, its own bridge) without touching
 this machine's FORWARD policy, bridges or ports. Each daemon gets its own data root, sockets,
 exec root, pidfile and cgroup parent under results/bench-engine. The engine measured is HEAD's
-(the bundle from results/bench-src/, see timing.snapshot), run as hosts run it: /usr/bin/python3
-yard.pyz. Prints a table of medians and ratios; writes results/bench_engine.json.
+(the bundle from results/bench-src/, see timing.snapshot), installed and run as hosts run it:
+compiled by /usr/bin/python3 beside its link (provision.bundle), started by the yard and yardd
+launchers rendered from templates/yard/. Prints a table of medians and ratios; writes
+results/bench_engine.json.
 
     .venv/bin/python tests/benchmarks/bench_engine.py [--repeat 10]
 """
@@ -28,11 +30,14 @@ import sys
 import time
 from pathlib import Path
 
+import jinja2
 from timing import (BENCHMARKS, RESULTS, SNAPSHOT, VENV_BIN, BenchError, command_version, machine,
                     ratio, snapshot, summary, table, timed, write)
 
 WORK = RESULTS / "bench-engine"
 BUNDLE = WORK / "yard.pyz"
+ENGINE_LINK = WORK / "engine"
+LAUNCHERS = {"yard": WORK / "bin" / "yard", "yardd": WORK / "bin" / "yardd"}
 PYTHON = "/usr/bin/python3"   # what the hosts run yard with (provision/defaults.yml yard_python)
 MULTI_LAYERS = 4
 LAYER_PAYLOAD = 4 * 1024 * 1024   # random bytes per upper layer: nothing for gzip to squeeze
@@ -149,10 +154,10 @@ def start_yard():
     root.mkdir()
     (root / "daemon.json").write_text("{}\n")
     yardd = Daemon("yardd", [
-        PYTHON, BUNDLE, "yardd", "--config-file", root / "daemon.json", "--data-root", root / "data",
+        LAUNCHERS["yardd"], "--config-file", root / "daemon.json", "--data-root", root / "data",
         "-H", "unix://%s" % (root / "yard.sock"), "--bip", "10.242.2.1/24",
         "--cgroup-parent", "dockyard-bench-yard"], root / "yardd.log")
-    engine = Engine("yard", [PYTHON, str(BUNDLE), "yard", "-H", "unix://%s" % (root / "yard.sock")],
+    engine = Engine("yard", [str(LAUNCHERS["yard"]), "-H", "unix://%s" % (root / "yard.sock")],
                     [yardd], "10.242.2.1")
     try:
         wait_for_socket(root / "yard.sock", yardd)
@@ -191,6 +196,20 @@ def answers(address, port):
         return False
     finally:
         connection.close()
+
+
+def install_yard():
+    """HEAD's bundle, installed as the engine_bundle step installs it on a host, and its
+    launchers rendered from the same templates."""
+    timed([VENV_BIN / "python", "-m", "provision.bundle", BUNDLE, PYTHON, ENGINE_LINK])
+    templates = jinja2.Environment(loader=jinja2.FileSystemLoader(str(SNAPSHOT / "templates")),
+                                   undefined=jinja2.StrictUndefined, trim_blocks=True,
+                                   keep_trailing_newline=True)
+    for program, path in LAUNCHERS.items():
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(templates.get_template("yard/%s.j2" % program).render(
+            yard_python=PYTHON, yard_engine_link=ENGINE_LINK))
+        path.chmod(0o755)
 
 
 def build_images():
@@ -276,7 +295,7 @@ def main():
     if WORK.exists():
         shutil.rmtree(WORK)
     WORK.mkdir(parents=True)
-    timed([VENV_BIN / "python", "-m", "provision.bundle", BUNDLE])
+    install_yard()
     busybox, multi = build_images()
     results = {"machine": machine(), "versions": versions(commit), "repeat": args.repeat,
                "image_layers": MULTI_LAYERS, "engines": {}, "errors": {}}

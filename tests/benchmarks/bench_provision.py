@@ -12,9 +12,12 @@ beside any developer's lab, and is brought down at the end.
     .venv/bin/python tests/benchmarks/bench_provision.py [--hosts 3 20] [--repeat 5]
 """
 import argparse
+import hashlib
 import json
 import os
 import sys
+
+import yaml
 
 from timing import (RESULTS, SNAPSHOT, VENV_BIN, BenchError, command_version, machine, ratio,
                     snapshot, snapshot_env, summary, table, timed, write)
@@ -43,16 +46,35 @@ def tool_command(tool):
         return ([VENV_BIN / "provision", "apply", HOSTS_INI, "--forks", FORKS,
                  "--known-hosts", LAB_DIR / "known_hosts", "--skip-tags", "registry"], None, None)
     if tool == "pyinfra":
-        env = snapshot_env(BENCH_HOSTS_INI=str(HOSTS_INI), BENCH_BUNDLE=str(BUNDLE))
+        env = snapshot_env(BENCH_HOSTS_INI=str(HOSTS_INI), BENCH_BUNDLE=str(BUNDLE),
+                           BENCH_INSTALLED=INSTALL["installed"], BENCH_INSTALL_SCRIPT=INSTALL["script"])
         return ([VENV_BIN / "pyinfra", "-y", "--parallel", FORKS, "inventory.py", "deploy.py"],
                 env, HERE / "pyinfra")
     if tool == "ansible":
         env = snapshot_env(ANSIBLE_CONFIG=str(HERE / "ansible" / "ansible.cfg"))
-        return ([VENV_BIN / "ansible-playbook", "-i", HOSTS_INI, "site.yml",
-                 "-e", "bundle=%s" % BUNDLE], env, HERE / "ansible")
+        extra = {"bundle": str(BUNDLE), "yard_installed": INSTALL["installed"],
+                 "yard_install_script": INSTALL["script"]}
+        return ([VENV_BIN / "ansible-playbook", "-i", HOSTS_INI, "site.yml", "-e", json.dumps(extra)],
+                env, HERE / "ansible")
     if tool == "floor":
         return ([VENV_BIN / "python", HERE / "floor.py", HOSTS_INI], None, None)
     raise ValueError(tool)
+
+
+def install_commands():
+    """How provision's engine_bundle installs BUNDLE compiled on a host (its script, from the
+    snapshot's provision/bundle.py, and the directory it makes): the other tools run the same."""
+    sys.path.insert(0, str(SNAPSHOT))
+    from provision import bundle
+    defaults = yaml.safe_load((SNAPSHOT / "provision" / "defaults.yml").read_text())
+    sha256 = hashlib.sha256(BUNDLE.read_bytes()).hexdigest()
+    link = defaults["yard_engine_link"]
+    return {"installed": os.path.join(os.path.dirname(link), bundle.installed_name(link, sha256)),
+            "script": bundle.install_script(defaults["yard_bundle_path"], link, defaults["yard_python"], sha256)}
+
+
+# install_commands() of the bundle this run measures, once it is built.
+INSTALL = {}
 
 
 def run(tool, count, what, index):
@@ -168,6 +190,7 @@ def main():
     LOGS.mkdir(parents=True, exist_ok=True)
     commit = snapshot()
     timed([VENV_BIN / "python", "-m", "provision.bundle", BUNDLE])
+    INSTALL.update(install_commands())
     results = {"machine": machine(), "versions": versions(commit), "forks": FORKS,
                "repeat": args.repeat, "first_repeat": args.first_repeat, "sizes": {}}
     if args.update:

@@ -1,10 +1,12 @@
-"""The engine bundle: deterministic bytes, and one zipapp that starts as `yard` or `yardd`."""
+"""The engine bundle: deterministic bytes, one zipapp that starts as `yard` or `yardd`, and the
+compiled copy of it that hosts run."""
 import os
 import shutil
 import subprocess
 import sys
 
 from provision import bundle
+from provision.actions import Observed, Ok, Upload, engine_bundle
 
 
 def copy_engine(tmp_path):
@@ -70,3 +72,62 @@ def test_the_bundle_starts_yardd_by_name_as_the_launchers_do(tmp_path):
     config.write_text('{"no-such-option": 1}')
     by_name = run(str(link), "--validate", "--config-file", str(config))
     assert by_name.returncode == 1 and by_name.stderr.startswith("yardd: "), by_name.stderr
+
+
+def install(tmp_path, engine=bundle.ENGINE_DIR):
+    """Build a bundle from `engine` and install it as the engine_bundle step does; its sha256."""
+    sha256 = bundle.build(tmp_path / "yard.pyz", engine)
+    script = bundle.install_script(str(tmp_path / "yard.pyz"), str(tmp_path / "engine"), sys.executable, sha256)
+    done = run("sh", "-c", script)
+    assert done.returncode == 0, done.stderr
+    return sha256
+
+
+def test_the_installed_bundle_runs_compiled_from_its_link(tmp_path):
+    sha256 = install(tmp_path)
+    assert os.readlink(tmp_path / "engine") == "engine-" + sha256[:12]
+    cached = tmp_path / "engine" / "engine" / "cli" / "__pycache__"
+    assert "main.%s.pyc" % sys.implementation.cache_tag in os.listdir(cached)
+    result = run(sys.executable, "-I", "-S", str(tmp_path / "engine"), "yard", "--help")
+    assert result.returncode == 0, result.stderr
+    assert "Usage:  yard" in result.stdout
+
+
+def test_installing_the_same_bundle_again_leaves_its_copy_as_it_was(tmp_path):
+    install(tmp_path)
+    before = os.stat(tmp_path / "engine" / "engine" / "__main__.py")
+    install(tmp_path)
+    after = os.stat(tmp_path / "engine" / "engine" / "__main__.py")
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+
+
+def test_an_upgrade_keeps_the_copy_a_running_daemon_uses_and_removes_older_ones(tmp_path):
+    engine = copy_engine(tmp_path)
+    digests = []
+    for version in range(3):
+        with open(engine / "__init__.py", "a") as f:
+            f.write("# version %d\n" % version)
+        digests.append(install(tmp_path, engine))
+    assert os.readlink(tmp_path / "engine") == "engine-" + digests[2][:12]
+    copies = sorted(path.name for path in tmp_path.glob("engine-*"))
+    assert copies == sorted("engine-" + digest[:12] for digest in digests[1:])
+
+
+def test_the_engine_bundle_step_finds_nothing_to_do_once_it_has_installed(tmp_path):
+    args = engine_bundle.prepare({"dest": str(tmp_path / "lib" / "yard.pyz"), "link": str(tmp_path / "lib" / "engine"),
+                                  "python": sys.executable}, None)
+    change = engine_bundle.plan(args, {}, Observed(0, run("sh", "-c", engine_bundle.check(args, {})).stdout))
+    for op in change.ops:
+        if isinstance(op, Upload):
+            (tmp_path / "lib" / "yard.pyz").write_bytes(op.data)
+        else:
+            assert run("sh", "-c", op.cmd).returncode == 0
+    observed = Observed(0, run("sh", "-c", engine_bundle.check(args, {})).stdout)
+    assert isinstance(engine_bundle.plan(args, {}, observed), Ok)
+
+
+def test_shims_of_an_installed_engine_import_its_own_copy_not_whatever_the_link_names_later(tmp_path):
+    sha256 = install(tmp_path)
+    shim_path = run(sys.executable, "-I", "-S", "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
+                    "from engine.runtime import source; print(source.shim_path())", str(tmp_path / "engine"))
+    assert shim_path.stdout.strip() == str((tmp_path / ("engine-" + sha256[:12])).resolve()), shim_path.stderr

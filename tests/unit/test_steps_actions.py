@@ -7,6 +7,7 @@ import hashlib
 
 import pytest
 
+from provision import bundle
 from provision.actions import ActionError, Change, Command, Observed, Ok, Upload
 from provision.actions import (daemon_json, engine_bundle, firewalld, htpasswd, kernel_module, move_aside,
                                selinux, sysctl, wait_http)
@@ -173,14 +174,30 @@ def test_a_bad_daemon_setting_is_refused_naming_its_variable(variable, value):
 
 # --- engine_bundle ----------------------------------------------------------------------------
 
-def test_engine_bundle_uploads_only_another_build():
-    data = b"#!/usr/bin/env python3\nbundle"
-    args = {"dest": "/usr/local/lib/yard/yard.pyz", "data": data, "sha256": hashlib.sha256(data).hexdigest()}
-    assert isinstance(engine_bundle.plan(args, FACTS, Observed(0, args["sha256"] + "\n")), Ok)
-    change = engine_bundle.plan(args, FACTS, Observed(0, "0" * 64 + "\n"))
-    upload = change.ops[-1]
-    assert (upload.dest, upload.data, upload.mode, upload.remote_sha256) == (args["dest"], data, "0755", "0" * 64)
-    assert commands(change) == ["mkdir -p /usr/local/lib/yard"]
+ENGINE = {"dest": "/usr/local/lib/yard/yard.pyz", "link": "/usr/local/lib/yard/engine", "python": "/usr/bin/python3",
+          "data": b"#!/usr/bin/env python3\nbundle"}
+ENGINE["sha256"] = hashlib.sha256(ENGINE["data"]).hexdigest()
+INSTALLED = "engine-" + ENGINE["sha256"][:12]
+
+
+def test_engine_bundle_is_ok_when_the_bundle_and_its_installed_copy_are_current():
+    assert isinstance(engine_bundle.plan(ENGINE, FACTS, Observed(0, "%s\n%s\n" % (ENGINE["sha256"], INSTALLED))), Ok)
+
+
+def test_engine_bundle_uploads_another_build_then_installs_it():
+    change = engine_bundle.plan(ENGINE, FACTS, Observed(0, "0" * 64 + "\nengine-000000000000\n"))
+    mkdir, upload, install = change.ops
+    assert mkdir.cmd == "mkdir -p /usr/local/lib/yard"
+    assert (upload.dest, upload.data, upload.mode, upload.remote_sha256) == (ENGINE["dest"], ENGINE["data"], "0755",
+                                                                            "0" * 64)
+    assert install.cmd == bundle.install_script(ENGINE["dest"], ENGINE["link"], "/usr/bin/python3", ENGINE["sha256"])
+
+
+def test_engine_bundle_installs_a_current_bundle_not_installed_yet_without_uploading_it():
+    change = engine_bundle.plan(ENGINE, FACTS, Observed(0, ENGINE["sha256"] + "\nabsent\n"))
+    assert "/usr/local/lib/yard/engine is absent" in change.reason
+    assert [op.cmd for op in change.ops] == [bundle.install_script(ENGINE["dest"], ENGINE["link"], "/usr/bin/python3",
+                                                                   ENGINE["sha256"])]
 
 
 # --- wait_http --------------------------------------------------------------------------------
