@@ -14,6 +14,7 @@ import jinja2
 import yaml
 
 from provision.actions import as_bool, is_template
+from provision.memo import once_per_arguments
 
 REPOSITORY_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 MAX_DEPTH = 10   # variables referring to variables: deeper than this is taken for a cycle
@@ -41,6 +42,8 @@ def _environment(**options):
 
 
 _ARGS_ENV = _environment()
+# Every host renders the same strings of the step file and defaults: each is compiled once.
+_template = once_per_arguments(_ARGS_ENV.from_string)
 _SINGLE_EXPRESSION = re.compile(r"\s*\{\{((?:(?!\{\{|\}\}).)*)\}\}\s*", re.S)
 
 
@@ -128,16 +131,21 @@ def render_value(value, scope):
         single = _SINGLE_EXPRESSION.fullmatch(value)
         if single:
             return _expression(single.group(1), scope)
-        return _ARGS_ENV.from_string(value).render(scope)
+        return _template(value).render(scope)
     except jinja2.TemplateError as error:
         raise VariableError("%s: %s" % (value.strip(), error.message or error)) from None
 
 
 def _expression(text, scope):
-    result = _ARGS_ENV.compile_expression(text, undefined_to_none=False)(scope)
+    result = _compiled_expression(text)(scope)
     if isinstance(result, jinja2.Undefined):
         str(result)   # StrictUndefined raises, naming the variable
     return result
+
+
+@once_per_arguments
+def _compiled_expression(text):
+    return _ARGS_ENV.compile_expression(text, undefined_to_none=False)
 
 
 def evaluate_when(when, scope):
@@ -166,10 +174,12 @@ class Templates:
         search = [str(Path(step_dir) / "templates"), str(REPOSITORY_TEMPLATES)]
         self.env = _environment(loader=jinja2.FileSystemLoader(search), trim_blocks=True,
                                 keep_trailing_newline=True)
+        # Each file is loaded and compiled once, however many hosts render it at once.
+        self._template = once_per_arguments(self.env.get_template)
 
     def render(self, src, scope):
         try:
-            return self.env.get_template(src).render(scope)
+            return self._template(src).render(scope)
         except jinja2.TemplateNotFound:
             raise VariableError("template %s: not found in %s"
                                 % (src, " or ".join(self.env.loader.searchpath))) from None

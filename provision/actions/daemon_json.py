@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from provision import bundle
 from provision.actions import ActionError, Arg, as_bool
 from provision.actions import template
+from provision.memo import once_per_arguments
 
 ARGS = {
     "src": Arg("str", required=True),
@@ -60,10 +61,17 @@ def prepare(args, ctx):
 
 
 def yardd_validate(content):
-    """Run the engine bundle's `yardd --validate` on the rendered file; ActionError with its message."""
+    """Run the engine bundle's `yardd --validate` on the rendered file; ActionError with its message.
+
+    Hosts given the same file share one run of yardd (a new engine/ is asked again)."""
+    _yardd_validate(bundle.bundle_bytes(), content)
+
+
+@once_per_arguments
+def _yardd_validate(bundle_bytes, content):
     with tempfile.TemporaryDirectory(prefix="dockyard-daemon-json-") as directory:
         pyz, config = Path(directory) / "yard.pyz", Path(directory) / "daemon.json"
-        bundle.build(pyz)
+        pyz.write_bytes(bundle_bytes)
         config.write_text(content)
         result = subprocess.run([sys.executable, str(pyz), "yardd", "--validate", "--config-file", str(config)],
                                 capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)

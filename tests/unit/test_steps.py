@@ -1,5 +1,6 @@
 """provision/steps.yml with provision/defaults.yml: every step renders, validates and prepares
 for EL7, EL8, EL9 and Debian 12 hosts, and `when` picks the steps each kind of host needs."""
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -76,6 +77,27 @@ def test_daemon_json_holds_the_hosts_settings():
     prepared = prepared_steps(FACTS["debian12"], {"cgroup_parent": "lab-2", "insecure_registries": ["10.0.0.5:5000"]})
     content = prepared["yard daemon.json"]["content"]
     assert '"cgroup-parent": "lab-2"' in content and '"10.0.0.5:5000"' in content
+
+
+def test_hosts_prepared_at_once_each_get_their_own_daemon_json_or_their_own_error():
+    """yardd checks each distinct file once for the run: sharing must not mix up hosts."""
+    hostvars = [{"cgroup_parent": "lab-1"}, {"cgroup_parent": "lab-2"}, {"cgroup_parent": "lab-1"},
+                {"bip": "172.18.0.0/16"}, {"daemon_extra": {"no-such-option": 1}},
+                {"daemon_extra": {"no-such-option": 1}}]
+
+    def prepare(variables):
+        try:
+            return prepared_steps(FACTS["debian12"], variables)["yard daemon.json"]["content"]
+        except actions.ActionError as error:
+            return str(error)
+
+    with ThreadPoolExecutor(len(hostvars)) as pool:
+        lab1, lab2, lab1_again, bad_bip, unknown, unknown_again = pool.map(prepare, hostvars)
+    assert '"cgroup-parent": "lab-1"' in lab1 and lab1 == lab1_again
+    assert '"cgroup-parent": "lab-2"' in lab2
+    assert bad_bip.startswith("variable bip: ")
+    assert unknown.startswith("yardd refuses the rendered daemon.json: ") and "no-such-option" in unknown
+    assert unknown_again == unknown
 
 
 @pytest.mark.parametrize("hostvars,message", [

@@ -1,0 +1,38 @@
+"""Work that every host of a run asks for with the same inputs, done once per process.
+
+Hosts run in threads and reach the same step at about the same moment, so a plain
+functools.lru_cache would let each of them miss and repeat the work (build the engine bundle,
+run yardd on a daemon.json, compile a Jinja template). Here the first caller does it and the
+others with the same arguments wait for its result.
+"""
+import functools
+import threading
+from concurrent.futures import Future
+
+
+def once_per_arguments(function):
+    """function memoised on its (hashable) positional arguments, safe to call from many threads.
+
+    For pure functions only: a result is kept for the process's life. An exception reaches the
+    callers waiting for it, then is forgotten: the next call tries again.
+    """
+    futures = {}
+    lock = threading.Lock()
+
+    @functools.wraps(function)
+    def call(*args):
+        with lock:
+            future = futures.get(args)
+            first = future is None
+            if first:
+                future = futures[args] = Future()
+        if first:
+            try:
+                future.set_result(function(*args))
+            except Exception as error:
+                with lock:
+                    del futures[args]
+                future.set_exception(error)
+        return future.result()
+
+    return call
