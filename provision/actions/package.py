@@ -17,10 +17,15 @@ ARGS = {
     "update_cache": Arg("bool", default=False),
 }
 
+_RPM_INSTALLED = "for p; do if rpm -q --whatprovides \"$p\" >/dev/null 2>&1; then echo \"$p\"; fi; done"
+# sh printing which of its arguments are installed packages, one a line.
 _INSTALLED = {
-    "apt": "dpkg-query -W -f='${Status}\\n' \"$p\" 2>/dev/null | grep -q ' installed$'",
-    "dnf": "rpm -q --whatprovides \"$p\" >/dev/null 2>&1",
-    "yum": "rpm -q --whatprovides \"$p\" >/dev/null 2>&1",
+    # One dpkg-query for them all (each process costs a small host ~7 ms), printing both forms
+    # of a name: iptables, and libc6:amd64 for a multi-arch package.
+    "apt": "dpkg-query -W -f='${Package} ${binary:Package} ${Status}\\n' \"$@\" 2>/dev/null"
+           " | awk '$NF == \"installed\" {print $1; if ($2 != $1) print $2}'",
+    "dnf": _RPM_INSTALLED,
+    "yum": _RPM_INSTALLED,
 }
 _INSTALL = {
     "apt": "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends",
@@ -44,7 +49,7 @@ def _manager(facts):
 
 def check(args, facts):
     names = " ".join(quote(str(name)) for name in args["name"])
-    return "for p in %s; do if %s; then echo \"$p\"; fi; done" % (names, _INSTALLED[_manager(facts)])
+    return "set -- %s\n%s" % (names, _INSTALLED[_manager(facts)])
 
 
 def plan(args, facts, observed):

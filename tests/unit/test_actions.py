@@ -201,9 +201,11 @@ def test_package_absent_removes_installed():
 
 
 def test_package_check_reads_dpkg_on_this_machine():
+    arch = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True).stdout.strip()
     action = actions.load("package")
-    args = actions.validate(action.args, {"name": ["dpkg", "no-such-package-dockyard"]})
-    assert observe(action, args).out.split() == ["dpkg"]
+    args = actions.validate(action.args, {"name": ["dpkg", "no-such-package-dockyard", "libc6:" + arch]})
+    assert observe(action, args).out.split() == ["dpkg", "libc6", "libc6:" + arch]
+    assert action.plan(args, DEBIAN, observe(action, args)).reason == "not installed: no-such-package-dockyard"
 
 
 def test_package_without_a_manager_fails():
