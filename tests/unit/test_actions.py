@@ -94,13 +94,13 @@ def test_template_on_a_directory_fails(tmp_path):
         template_plan(tmp_path, "x")
 
 
-def test_template_large_file_diff_names_checksum():
-    big = b"x" * (70 * 1024)
-    observed = Observed(0, "0644 root root\n%s\n" % hashlib.sha256(b"y").hexdigest())
-    action = actions.load("template")
-    args = dict(actions.validate(action.args, {"src": "s", "dest": "/etc/big"}), content=big.decode())
-    change = action.plan(args, {}, observed)
+def test_template_large_file_is_compared_by_checksum(tmp_path):
+    dest = tmp_path / "big"
+    dest.write_bytes(b"y" * (70 * 1024))
+    change = template_plan(dest, "x" * (70 * 1024))
     assert "too large to show" in change.diff
+    assert change.ops[-1].remote_sha256 == hashlib.sha256(dest.read_bytes()).hexdigest()
+    assert isinstance(template_plan(dest, dest.read_text()), Ok)
 
 
 # --- file ------------------------------------------------------------------------------------
