@@ -12,6 +12,7 @@ import threading
 
 import pytest
 
+from provision import bundle
 from provision.actions import ActionError, Change, Command, Observed, Ok, Upload
 from provision.actions import (daemon_json, engine_bundle, firewalld, htpasswd, kernel_module, move_aside,
                                selinux, sysctl, wait_http)
@@ -279,3 +280,15 @@ def test_yardd_from_the_bundle_validates_the_rendered_file():
     daemon_json.yardd_validate('{"bip": "172.18.0.1/16", "live-restore": false}')
     with pytest.raises(ActionError, match="yardd refuses the rendered daemon.json: .*no-such-option"):
         daemon_json.yardd_validate('{"no-such-option": true}')
+
+
+def test_a_file_yardd_accepted_is_remembered_and_a_refused_one_is_not(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    # Unique files: one already checked in this process would not reach the record.
+    good = '{"cgroup-parent": "%s"}' % tmp_path.name
+    bad = '{"no-such-option": "%s"}' % tmp_path.name
+    daemon_json.yardd_validate(good)
+    with pytest.raises(ActionError, match="yardd refuses the rendered daemon.json: .*no-such-option"):
+        daemon_json.yardd_validate(bad)
+    record = daemon_json.accepted_record(bundle.bundle_bytes(), good)
+    assert list((tmp_path / "dockyard" / "yardd-accepted").iterdir()) == [record]
