@@ -2,8 +2,7 @@
 
 The bytes depend only on the sources: files in sorted order, fixed timestamps and modes, no
 bytecode. The same engine/ therefore always gives the same checksum, and the engine step
-uploads the bundle only when that checksum differs from the host's copy. Every host of a run
-asks for the bundle: it is built once per content of the sources.
+uploads the bundle only when that checksum differs from the host's copy.
 
     python -m provision.bundle OUT.pyz     build it and print its sha256
 """
@@ -13,8 +12,6 @@ import os
 import sys
 import zipfile
 from pathlib import Path
-
-from provision.memo import once_per_arguments
 
 ENGINE_DIR = Path(__file__).resolve().parent.parent / "engine"
 SHEBANG = b"#!/usr/bin/env python3\n"
@@ -33,13 +30,7 @@ def engine_sources(engine_dir=ENGINE_DIR):
 def bundle_bytes(engine_dir=ENGINE_DIR):
     """The zipapp's bytes: a shebang line, then a zip whose __main__.py starts engine/__main__."""
     root = Path(engine_dir).parent
-    return _zipapp(tuple((name, (root / name).read_bytes()) for name in engine_sources(engine_dir)))
-
-
-@once_per_arguments
-def _zipapp(sources):
-    """The bundle of ((name, content), ...): the same sources give the same bytes, built once."""
-    entries = list(sources)
+    entries = [(name, (root / name).read_bytes()) for name in engine_sources(engine_dir)]
     # The zipapp's own __main__ hands over to the package's, which picks yard or yardd.
     entries.append(("__main__.py", b"import sys\nfrom engine.__main__ import main\nsys.exit(main())\n"))
     archive = io.BytesIO()

@@ -36,3 +36,8 @@ def once_per_arguments(function):
         return future.result()
 
     return call
+
+
+def per_run():
+    """A fresh once(function, *args) for one run's hosts: each distinct call is computed once."""
+    return once_per_arguments(lambda function, *args: function(*args))

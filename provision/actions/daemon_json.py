@@ -59,28 +59,17 @@ def prepare(args, ctx):
     except ValueError as error:
         raise ActionError("%s does not render to JSON: %s" % (args["src"], error)) from None
     if args["yardd_validate"]:
-        yardd_validate(args["content"])
+        yardd_validate(args["content"], ctx.once(bundle.bundle_bytes))
     return args
 
 
-def yardd_validate(content):
-    """Run the engine bundle's `yardd --validate` on the rendered file; ActionError with its message.
+@once_per_arguments
+def yardd_validate(content, bundle_bytes):
+    """Run the bundle's `yardd --validate` on the rendered file; ActionError with its message.
 
     Hosts given the same file share one run of yardd. A file yardd accepted is remembered with
     the bundle that accepted it, so that a run repeating it (every no-op run) starts no yardd:
     one per host costs a run with 20 hosts about a second."""
-    _yardd_validate(bundle.bundle_bytes(), content)
-
-
-def accepted_record(bundle_bytes, content):
-    """The file whose presence says that this bundle's yardd accepted this daemon.json."""
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    key = hashlib.sha256(bundle_bytes + b"\0" + content.encode()).hexdigest()
-    return cache / "dockyard" / "yardd-accepted" / key
-
-
-@once_per_arguments
-def _yardd_validate(bundle_bytes, content):
     record = accepted_record(bundle_bytes, content)
     if record.exists():
         return
@@ -98,6 +87,13 @@ def _yardd_validate(bundle_bytes, content):
         record.touch()
     except OSError:   # not remembered: the next run asks yardd again
         pass
+
+
+def accepted_record(bundle_bytes, content):
+    """The file whose presence says that this bundle's yardd accepted this daemon.json."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    key = hashlib.sha256(bundle_bytes + b"\0" + content.encode()).hexdigest()
+    return cache / "dockyard" / "yardd-accepted" / key
 
 
 check = template.check

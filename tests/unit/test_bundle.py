@@ -33,15 +33,6 @@ def test_a_changed_source_changes_the_checksum(tmp_path):
     assert bundle.build(tmp_path / "b.pyz", engine) != before
 
 
-def test_the_bundle_is_built_once_for_every_host_until_a_source_changes(tmp_path):
-    engine = copy_engine(tmp_path)
-    first = bundle.bundle_bytes(engine)
-    assert bundle.bundle_bytes(engine) is first
-    with open(engine / "__init__.py", "a") as f:
-        f.write("# changed\n")
-    assert bundle.bundle_bytes(engine) != first
-
-
 def run(*argv):
     return subprocess.run(list(argv), capture_output=True, text=True, timeout=60)
 

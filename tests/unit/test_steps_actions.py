@@ -277,9 +277,10 @@ def test_htpasswd_rehashes_a_changed_password_and_drops_unknown_users():
 
 
 def test_yardd_from_the_bundle_validates_the_rendered_file():
-    daemon_json.yardd_validate('{"bip": "172.18.0.1/16", "live-restore": false}')
+    pyz = bundle.bundle_bytes()
+    daemon_json.yardd_validate('{"bip": "172.18.0.1/16", "live-restore": false}', pyz)
     with pytest.raises(ActionError, match="yardd refuses the rendered daemon.json: .*no-such-option"):
-        daemon_json.yardd_validate('{"no-such-option": true}')
+        daemon_json.yardd_validate('{"no-such-option": true}', pyz)
 
 
 def test_a_file_yardd_accepted_is_remembered_and_a_refused_one_is_not(tmp_path, monkeypatch):
@@ -287,8 +288,9 @@ def test_a_file_yardd_accepted_is_remembered_and_a_refused_one_is_not(tmp_path, 
     # Unique files: one already checked in this process would not reach the record.
     good = '{"cgroup-parent": "%s"}' % tmp_path.name
     bad = '{"no-such-option": "%s"}' % tmp_path.name
-    daemon_json.yardd_validate(good)
+    pyz = bundle.bundle_bytes()
+    daemon_json.yardd_validate(good, pyz)
     with pytest.raises(ActionError, match="yardd refuses the rendered daemon.json: .*no-such-option"):
-        daemon_json.yardd_validate(bad)
-    record = daemon_json.accepted_record(bundle.bundle_bytes(), good)
+        daemon_json.yardd_validate(bad, pyz)
+    record = daemon_json.accepted_record(pyz, good)
     assert list((tmp_path / "dockyard" / "yardd-accepted").iterdir()) == [record]
