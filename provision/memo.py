@@ -1,9 +1,11 @@
-"""Work that every host of a run asks for with the same inputs, done once per process.
+"""Work that every host of a run asks for with the same inputs, done once.
 
 Hosts run in threads and reach the same step at about the same moment, so a plain
-functools.lru_cache would let each of them miss and repeat the work (build the engine bundle,
-run yardd on a daemon.json, compile a Jinja template). Here the first caller does it and the
-others with the same arguments wait for its result.
+functools.lru_cache would let each of them miss and repeat the work (compile a Jinja template,
+run yardd on a daemon.json, build the engine bundle). Here the first caller does it and the
+others with the same arguments wait for its result: for the process's life when the result
+depends only on the arguments (once_per_arguments), for one run otherwise (per_run: the
+engine bundle, read from engine/ as it is when the run starts).
 """
 import functools
 import threading
