@@ -26,11 +26,6 @@ import tempfile
 import threading
 from dataclasses import asdict, dataclass, field
 
-from rich.console import Console
-from rich.live import Live
-from rich.table import Table
-from rich.text import Text
-
 RESULTS = ("ok", "changed", "failed", "skipped")
 _STYLE = {"ok": "green", "changed": "yellow", "failed": "red", "skipped": "cyan"}
 _WORD = {"ok": "ok", "changed": "changed", "skipped": "skipping"}   # as ansible-playbook prints them
@@ -72,22 +67,22 @@ class Report:
     """Progress and recap on `stream`; thread-safe, hosts report from their own threads."""
 
     def __init__(self, stream=None, check=False, diff=False):
-        stream = stream or sys.stdout
+        self.stream = stream or sys.stdout
         self.check, self.diff = check, diff
-        self.tty = stream.isatty()
-        self.console = Console(file=stream, highlight=False, soft_wrap=True,
-                               force_terminal=self.tty, no_color=not self.tty)
+        self.tty = self.stream.isatty()
+        self.terminal = None
+        if self.tty:
+            from provision.terminal import Terminal   # only here: rich is slow to import
+            self.terminal = Terminal(self.stream)
         self.lock = threading.Lock()
         self.current = {}         # host -> what it is doing now, for the live table
         self.done = {}            # host -> how many steps it has finished
-        self.live = None
 
     def start(self, hosts):
         self.current = {host: "waiting" for host in hosts}
         self.done = {host: 0 for host in hosts}
-        if self.tty:
-            self.live = Live(self._table(), console=self.console, refresh_per_second=8, transient=True)
-            self.live.start()
+        if self.terminal:
+            self.terminal.start(self._rows())
 
     def step_started(self, host, name):
         with self.lock:
@@ -117,13 +112,12 @@ class Report:
 
     def stop(self):
         """End the live table (the results printed above it stay)."""
-        if self.live:
-            self.live.stop()
-            self.live = None
+        if self.terminal:
+            self.terminal.stop()
 
     def recap(self, results):
-        self.console.print()
-        self.console.print("PLAY RECAP " + "*" * 69)
+        self._print("", None)
+        self._print("PLAY RECAP " + "*" * 69, None)
         for result in results:
             counts = result.counts()
             line = "%-26s : " % result.name + " ".join(
@@ -131,18 +125,18 @@ class Report:
             self._print(line.rstrip(), _recap_style(counts))
 
     def _print(self, text, style):
-        # Styled as Text, not with print(style=): that style would also paint the live table.
-        self.console.print(Text(text, style=style or ""))
+        if self.terminal:
+            self.terminal.print(text, style)
+        else:
+            self.stream.write(text + "\n")
+            self.stream.flush()   # a line as soon as it is known, also into a pipe
 
     def _refresh(self):
-        if self.live:
-            self.live.update(self._table())
+        if self.terminal:
+            self.terminal.update(self._rows())
 
-    def _table(self):
-        table = Table(show_header=False, box=None, padding=(0, 1))
-        for host, doing in self.current.items():
-            table.add_row(host, "%3d done" % self.done[host], doing)
-        return table
+    def _rows(self):
+        return [(host, self.done[host], doing) for host, doing in self.current.items()]
 
 
 def _recap_style(counts):

@@ -14,10 +14,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 from uuid import uuid4
 
-from provision import actions, facts as host_facts, inventory, steps as step_file, variables
+from provision import actions, facts as host_facts, inventory, memo, steps as step_file, variables
 from provision.actions import ActionError, ArgError, Context, Observed, Ok, quote
 from provision.cli import EXIT_ERROR, EXIT_FAILED_HOSTS, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNREACHABLE_HOSTS
 from provision.hosts import HostVarError
@@ -39,6 +39,7 @@ class Job:
     groups: dict          # group -> its hosts (Ansible's `groups`)
     group_names: dict     # host -> its groups (Ansible's `group_names`)
     stop: threading.Event = field(default_factory=threading.Event)   # set by Ctrl-C
+    once: Callable = field(default_factory=memo.per_run)             # work the hosts share
 
 
 @dataclass
@@ -184,7 +185,7 @@ class HostRun:
             part = "args"
             args = actions.validate(step.action.args, variables.render_value(step.args, scope))
             context = Context(self.host.name, scope, facts,
-                              lambda src: self.job.templates.render(src, scope))
+                              lambda src: self.job.templates.render(src, scope), self.job.once)
             args = step.action.prepare(args, context)
             part = "check"
             return Prepared(step, args=args, check=step.action.check(args, facts))

@@ -14,9 +14,11 @@ import jinja2
 import yaml
 
 from provision.actions import as_bool, is_template
+from provision.memo import once_per_arguments
 
 REPOSITORY_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 MAX_DEPTH = 10   # variables referring to variables: deeper than this is taken for a cycle
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # libyaml's, when PyYAML has it: faster
 
 
 class VariableError(ValueError):
@@ -41,6 +43,8 @@ def _environment(**options):
 
 
 _ARGS_ENV = _environment()
+# Every host renders the same strings of the step file and defaults: each is compiled once.
+_template = once_per_arguments(_ARGS_ENV.from_string)
 _SINGLE_EXPRESSION = re.compile(r"\s*\{\{((?:(?!\{\{|\}\}).)*)\}\}\s*", re.S)
 
 
@@ -50,7 +54,7 @@ def load_defaults(step_dir):
     if not path.exists():
         return {}
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.load(path.read_text(), Loader=YAML_LOADER) or {}
     except yaml.YAMLError as error:
         raise VariableError("%s: not valid YAML: %s" % (path, error)) from None
     if not isinstance(data, dict):
@@ -82,7 +86,7 @@ def parse_extra_vars(items):
 
 def _mapping_from(text, where):
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=YAML_LOADER)
     except yaml.YAMLError as error:
         raise VariableError("%s: not valid YAML/JSON: %s" % (where, error)) from None
     if not isinstance(data, dict):
@@ -128,16 +132,21 @@ def render_value(value, scope):
         single = _SINGLE_EXPRESSION.fullmatch(value)
         if single:
             return _expression(single.group(1), scope)
-        return _ARGS_ENV.from_string(value).render(scope)
+        return _template(value).render(scope)
     except jinja2.TemplateError as error:
         raise VariableError("%s: %s" % (value.strip(), error.message or error)) from None
 
 
 def _expression(text, scope):
-    result = _ARGS_ENV.compile_expression(text, undefined_to_none=False)(scope)
+    result = _compiled_expression(text)(scope)
     if isinstance(result, jinja2.Undefined):
         str(result)   # StrictUndefined raises, naming the variable
     return result
+
+
+@once_per_arguments
+def _compiled_expression(text):
+    return _ARGS_ENV.compile_expression(text, undefined_to_none=False)
 
 
 def evaluate_when(when, scope):
@@ -166,10 +175,12 @@ class Templates:
         search = [str(Path(step_dir) / "templates"), str(REPOSITORY_TEMPLATES)]
         self.env = _environment(loader=jinja2.FileSystemLoader(search), trim_blocks=True,
                                 keep_trailing_newline=True)
+        # Each file is loaded and compiled once, however many hosts render it at once.
+        self._template = once_per_arguments(self.env.get_template)
 
     def render(self, src, scope):
         try:
-            return self.env.get_template(src).render(scope)
+            return self._template(src).render(scope)
         except jinja2.TemplateNotFound:
             raise VariableError("template %s: not found in %s"
                                 % (src, " or ".join(self.env.loader.searchpath))) from None

@@ -80,8 +80,9 @@ One module per action in this package, named as the step file names it. It defin
         the step cannot fix (a directory where a file should be).
     prepare(args, ctx) -> args                       (optional)
         Controller-side work before the check, e.g. rendering a template into args["content"];
-        ctx is a Context (host name, variables, facts, render_template). It runs in the host's
-        thread: work shared by every host (building a bundle) must be cached thread-safely.
+        ctx is a Context (host name, variables, facts, render_template, once). It runs in the
+        host's thread: work shared by every host goes through ctx.once (the engine bundle is
+        built once per run, `ctx.once(bundle.bundle_bytes)`).
         An ActionError here fails the step before anything on the host changes.
     apply(conn, change)                              (optional)
         Defaults to run_change: the Change's ops in order, consecutive Commands in one round
@@ -170,6 +171,8 @@ class Context:
     variables: dict
     facts: dict
     render_template: Callable[[str], str] = field(repr=False)
+    # once(function, *args): function(*args) computed once per run, whichever host asks first.
+    once: Callable = field(default=lambda function, *args: function(*args), repr=False)
 
 
 @dataclass(frozen=True)

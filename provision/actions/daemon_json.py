@@ -9,11 +9,14 @@ data_root, cgroup_parent, log_driver, log_opts, live_restore, iptables, ip_forwa
 daemon_extra) are checked on the controller, with Docker's meanings, before any step touches
 the host: a bad value fails the run naming the variable, and the host keeps its old file.
 Then the file is rendered; with yardd_validate, the engine bundle built from engine/ checks it
-too, on the controller (`yardd --validate --config-file F`, as the host's yardd would read it).
+too, on the controller (`yardd --validate --config-file F`, as the host's yardd would read it;
+what it accepted is remembered in ~/.cache/dockyard/yardd-accepted, by bundle and content).
 Then it is written as the template action writes files.
 """
+import hashlib
 import ipaddress
 import json
+import os
 import re
 import subprocess
 import sys
@@ -24,6 +27,7 @@ from urllib.parse import urlsplit
 from provision import bundle
 from provision.actions import ActionError, Arg, as_bool
 from provision.actions import template
+from provision.memo import once_per_arguments
 
 ARGS = {
     "src": Arg("str", required=True),
@@ -55,21 +59,41 @@ def prepare(args, ctx):
     except ValueError as error:
         raise ActionError("%s does not render to JSON: %s" % (args["src"], error)) from None
     if args["yardd_validate"]:
-        yardd_validate(args["content"])
+        yardd_validate(args["content"], ctx.once(bundle.bundle_bytes))
     return args
 
 
-def yardd_validate(content):
-    """Run the engine bundle's `yardd --validate` on the rendered file; ActionError with its message."""
+@once_per_arguments
+def yardd_validate(content, bundle_bytes):
+    """Run the bundle's `yardd --validate` on the rendered file; ActionError with its message.
+
+    Hosts given the same file share one run of yardd. A file yardd accepted is remembered with
+    the bundle that accepted it, so that a run repeating it (every no-op run) starts no yardd:
+    one per host costs a run with 20 hosts about a second."""
+    record = accepted_record(bundle_bytes, content)
+    if record.exists():
+        return
     with tempfile.TemporaryDirectory(prefix="dockyard-daemon-json-") as directory:
         pyz, config = Path(directory) / "yard.pyz", Path(directory) / "daemon.json"
-        bundle.build(pyz)
+        pyz.write_bytes(bundle_bytes)
         config.write_text(content)
         result = subprocess.run([sys.executable, str(pyz), "yardd", "--validate", "--config-file", str(config)],
                                 capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     if result.returncode != 0:
         message = (result.stderr or result.stdout).strip().replace(str(config), "daemon.json")
         raise ActionError("yardd refuses the rendered daemon.json: %s" % message)
+    try:
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.touch()
+    except OSError:   # not remembered: the next run asks yardd again
+        pass
+
+
+def accepted_record(bundle_bytes, content):
+    """The file whose presence says that this bundle's yardd accepted this daemon.json."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    key = hashlib.sha256(bundle_bytes + b"\0" + content.encode()).hexdigest()
+    return cache / "dockyard" / "yardd-accepted" / key
 
 
 check = template.check

@@ -24,7 +24,7 @@ ARGS = {
 
 
 def prepare(args, ctx):
-    data = bundle.bundle_bytes()
+    data = ctx.once(bundle.bundle_bytes)
     return {**args, "data": data, "sha256": hashlib.sha256(data).hexdigest()}
 
 

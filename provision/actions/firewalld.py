@@ -17,7 +17,8 @@ ARGS = {
 
 
 def check(args, facts):
-    return ("if systemctl cat firewalld.service >/dev/null 2>&1; then"
+    # Without firewall-cmd there is no firewalld: no systemctl call on such hosts.
+    return ("if command -v firewall-cmd >/dev/null 2>&1 && systemctl cat firewalld.service >/dev/null 2>&1; then"
             " echo \"enabled=$(systemctl is-enabled firewalld 2>/dev/null)\";"
             " echo \"active=$(systemctl is-active firewalld 2>/dev/null)\";"
             " if systemctl is-active -q firewalld; then"

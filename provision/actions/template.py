@@ -33,10 +33,14 @@ def prepare(args, ctx):
 
 
 def check(args, facts):
+    """`mode owner group size`, then the content in base64, or its sha256 when it is too large.
+
+    Two processes (stat, base64) for the usual small file: every template step of every host
+    runs this in each check."""
     dest = quote(args["dest"])
     return (
-        "if [ -f {d} ]; then stat -L -c '%a %U %G' {d}; sha256sum < {d} | cut -d' ' -f1;"
-        " if [ \"$(stat -L -c %s {d})\" -le {limit} ]; then base64 < {d}; fi;"
+        "if [ -f {d} ]; then set -- $(stat -L -c '%a %U %G %s' {d}); echo \"$*\";"
+        " if [ \"$4\" -le {limit} ]; then base64 < {d}; else sha256sum < {d}; fi;"
         " elif [ -e {d} ]; then echo notfile; else echo absent; fi"
     ).format(d=dest, limit=DIFF_LIMIT)
 
@@ -52,14 +56,14 @@ def plan(args, facts, observed):
         upload = Upload(new, dest, mode=args["mode"] or "0644", owner=args["owner"], group=args["group"])
         return Change("%s is absent" % dest, (upload,), diff=_diff(dest, b"", new))
 
-    mode, owner, group = file_state(state)
-    remote_sha = lines[1]
-    if len(lines) > 2:
-        old = base64.b64decode("".join(lines[2:]))
-    elif remote_sha == _sha(b""):
-        old = b""
+    attributes_line, _, size = state.rpartition(" ")
+    mode, owner, group = file_state(attributes_line)
+    if int(size) <= DIFF_LIMIT:
+        old = base64.b64decode("".join(lines[1:]))
+        remote_sha = _sha(old)
     else:
         old = None   # too large for the check to send back
+        remote_sha = lines[1].split()[0]
     if remote_sha == _sha(new):
         reasons, commands = attributes(dest, args, (mode, owner, group))
         if not commands:

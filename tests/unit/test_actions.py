@@ -94,13 +94,13 @@ def test_template_on_a_directory_fails(tmp_path):
         template_plan(tmp_path, "x")
 
 
-def test_template_large_file_diff_names_checksum():
-    big = b"x" * (70 * 1024)
-    observed = Observed(0, "0644 root root\n%s\n" % hashlib.sha256(b"y").hexdigest())
-    action = actions.load("template")
-    args = dict(actions.validate(action.args, {"src": "s", "dest": "/etc/big"}), content=big.decode())
-    change = action.plan(args, {}, observed)
+def test_template_large_file_is_compared_by_checksum(tmp_path):
+    dest = tmp_path / "big"
+    dest.write_bytes(b"y" * (70 * 1024))
+    change = template_plan(dest, "x" * (70 * 1024))
     assert "too large to show" in change.diff
+    assert change.ops[-1].remote_sha256 == hashlib.sha256(dest.read_bytes()).hexdigest()
+    assert isinstance(template_plan(dest, dest.read_text()), Ok)
 
 
 # --- file ------------------------------------------------------------------------------------
@@ -201,9 +201,11 @@ def test_package_absent_removes_installed():
 
 
 def test_package_check_reads_dpkg_on_this_machine():
+    arch = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True).stdout.strip()
     action = actions.load("package")
-    args = actions.validate(action.args, {"name": ["dpkg", "no-such-package-dockyard"]})
-    assert observe(action, args).out.split() == ["dpkg"]
+    args = actions.validate(action.args, {"name": ["dpkg", "no-such-package-dockyard", "libc6:" + arch]})
+    assert observe(action, args).out.split() == ["dpkg", "libc6:" + arch]
+    assert action.plan(args, DEBIAN, observe(action, args)).reason == "not installed: no-such-package-dockyard"
 
 
 def test_package_counts_a_debian_virtual_name_its_provider_installed():

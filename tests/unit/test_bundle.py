@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from provision import bundle
-from provision.actions import Observed, Ok, Upload, engine_bundle
+from provision.actions import Context, Observed, Ok, Upload, engine_bundle
 
 
 def copy_engine(tmp_path):
@@ -115,7 +115,7 @@ def test_an_upgrade_keeps_the_copy_a_running_daemon_uses_and_removes_older_ones(
 
 def test_the_engine_bundle_step_finds_nothing_to_do_once_it_has_installed(tmp_path):
     args = engine_bundle.prepare({"dest": str(tmp_path / "lib" / "yard.pyz"), "link": str(tmp_path / "lib" / "engine"),
-                                  "python": sys.executable}, None)
+                                  "python": sys.executable}, Context("h", {}, {}, render_template=None))
     change = engine_bundle.plan(args, {}, Observed(0, run("sh", "-c", engine_bundle.check(args, {})).stdout))
     for op in change.ops:
         if isinstance(op, Upload):

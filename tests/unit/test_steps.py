@@ -1,10 +1,12 @@
 """provision/steps.yml with provision/defaults.yml: every step renders, validates and prepares
 for EL7, EL8, EL9 and Debian 12 hosts, and `when` picks the steps each kind of host needs."""
+import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from provision import actions, steps as step_file, variables
+from provision import actions, memo, steps as step_file, variables
 from provision.actions import Context
 
 PROVISION_DIR = Path(variables.__file__).resolve().parent
@@ -21,14 +23,15 @@ FACTS = {
 }
 
 
-def prepared_steps(facts, hostvars=None, groups=("engines",)):
-    """(step name -> prepared args) for the steps whose `when` holds, as the runner prepares them."""
+def prepared_steps(facts, hostvars=None, groups=("engines",), once=None):
+    """(step name -> prepared args) for the steps whose `when` holds, as the runner prepares them;
+    hosts of one run share `once` (memo.per_run())."""
     loaded = step_file.load(step_file.DEFAULT_STEPS)
     defaults = variables.load_defaults(PROVISION_DIR)
     scope = variables.host_variables(defaults, {"inventory_hostname": "h1", "group_names": list(groups),
                                                 **(hostvars or {})}, {}, facts)
     templates = variables.Templates(PROVISION_DIR)
-    context = Context("h1", scope, facts, lambda src: templates.render(src, scope))
+    context = Context("h1", scope, facts, lambda src: templates.render(src, scope), once or memo.per_run())
     result = {}
     for step in loaded.steps + loaded.handlers:
         if variables.evaluate_when(step.when, scope):
@@ -76,6 +79,37 @@ def test_daemon_json_holds_the_hosts_settings():
     prepared = prepared_steps(FACTS["debian12"], {"cgroup_parent": "lab-2", "insecure_registries": ["10.0.0.5:5000"]})
     content = prepared["yard daemon.json"]["content"]
     assert '"cgroup-parent": "lab-2"' in content and '"10.0.0.5:5000"' in content
+
+
+def test_every_host_of_a_run_gets_the_one_engine_bundle():
+    once = memo.per_run()
+    first, second = (prepared_steps(FACTS["debian12"], {"cgroup_parent": name}, once=once)["yard bundle"]
+                     for name in ("lab-1", "lab-2"))
+    assert first["data"] is second["data"]
+    assert first["sha256"] == hashlib.sha256(first["data"]).hexdigest()
+    assert prepared_steps(FACTS["debian12"])["yard bundle"]["data"] is not first["data"]   # another run
+
+
+def test_hosts_prepared_at_once_each_get_their_own_daemon_json_or_their_own_error():
+    """yardd checks each distinct file once for the run: sharing must not mix up hosts."""
+    once = memo.per_run()
+    hostvars = [{"cgroup_parent": "lab-1"}, {"cgroup_parent": "lab-2"}, {"cgroup_parent": "lab-1"},
+                {"bip": "172.18.0.0/16"}, {"daemon_extra": {"no-such-option": 1}},
+                {"daemon_extra": {"no-such-option": 1}}]
+
+    def prepare(variables):
+        try:
+            return prepared_steps(FACTS["debian12"], variables, once=once)["yard daemon.json"]["content"]
+        except actions.ActionError as error:
+            return str(error)
+
+    with ThreadPoolExecutor(len(hostvars)) as pool:
+        lab1, lab2, lab1_again, bad_bip, unknown, unknown_again = pool.map(prepare, hostvars)
+    assert '"cgroup-parent": "lab-1"' in lab1 and lab1 == lab1_again
+    assert '"cgroup-parent": "lab-2"' in lab2
+    assert bad_bip.startswith("variable bip: ")
+    assert unknown.startswith("yardd refuses the rendered daemon.json: ") and "no-such-option" in unknown
+    assert unknown_again == unknown
 
 
 @pytest.mark.parametrize("hostvars,message", [

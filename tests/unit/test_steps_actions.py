@@ -4,6 +4,11 @@ Pure functions, so each case is a recorded check output; the lab test
 (tests/lab/test_host_preparation.py) runs the same actions against real hosts.
 """
 import hashlib
+import http.server
+import socketserver
+import subprocess
+import sys
+import threading
 
 import pytest
 
@@ -64,7 +69,7 @@ def sysctl_args():
 def file_observed(content):
     import base64
     data = content.encode()
-    return "644 root root\n%s\n%s\n" % (hashlib.sha256(data).hexdigest(), base64.b64encode(data).decode())
+    return "644 root root %d\n%s\n" % (len(data), base64.b64encode(data).decode())
 
 
 def test_sysctl_parse_normalises_values_and_names_bad_lines():
@@ -225,6 +230,45 @@ def test_wait_http_reports_a_probe_that_could_not_run():
         wait_http.plan(WAIT, FACTS, Observed(127, "", "python3: not found\n"))
 
 
+class _Answer(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200 if self.path == "/_ping" else 401)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+class _UnixHTTPServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    def get_request(self):
+        request, _ = super().get_request()
+        return request, ("local", 0)   # BaseHTTPRequestHandler wants a (host, port) client
+
+
+def probe_answer(url, status=(200,), timeout=0):
+    args = dict(WAIT, url=url, unit=None, status=list(status), timeout=timeout)
+    done = subprocess.run(["sh", "-c", wait_http.check(args, {"python": sys.executable})],
+                          capture_output=True, text=True, timeout=30)
+    return done.stdout.strip()
+
+
+def test_wait_http_probe_gets_an_answer_over_a_unix_socket_and_tcp(tmp_path):
+    servers = [_UnixHTTPServer(str(tmp_path / "api.sock"), _Answer),
+               http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Answer)]
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = servers[1].server_address[1]
+    try:
+        assert probe_answer("unix://%s/api.sock/_ping" % tmp_path) == "answered 200"
+        assert probe_answer("http://127.0.0.1:%d/v2/" % port, status=(200, 401)) == "answered 401"
+        assert probe_answer("http://127.0.0.1:%d/v2/" % port) == "silent status 401"
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+    assert probe_answer("http://127.0.0.1:%d/v2/" % port).startswith("silent ")
+
+
 # --- htpasswd ---------------------------------------------------------------------------------
 
 def htpasswd_observed(content):
@@ -258,6 +302,20 @@ def test_htpasswd_rehashes_a_changed_password_and_drops_unknown_users():
 
 
 def test_yardd_from_the_bundle_validates_the_rendered_file():
-    daemon_json.yardd_validate('{"bip": "172.18.0.1/16", "live-restore": false}')
+    pyz = bundle.bundle_bytes()
+    daemon_json.yardd_validate('{"bip": "172.18.0.1/16", "live-restore": false}', pyz)
     with pytest.raises(ActionError, match="yardd refuses the rendered daemon.json: .*no-such-option"):
-        daemon_json.yardd_validate('{"no-such-option": true}')
+        daemon_json.yardd_validate('{"no-such-option": true}', pyz)
+
+
+def test_a_file_yardd_accepted_is_remembered_and_a_refused_one_is_not(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    # Unique files: one already checked in this process would not reach the record.
+    good = '{"cgroup-parent": "%s"}' % tmp_path.name
+    bad = '{"no-such-option": "%s"}' % tmp_path.name
+    pyz = bundle.bundle_bytes()
+    daemon_json.yardd_validate(good, pyz)
+    with pytest.raises(ActionError, match="yardd refuses the rendered daemon.json: .*no-such-option"):
+        daemon_json.yardd_validate(bad, pyz)
+    record = daemon_json.accepted_record(pyz, good)
+    assert list((tmp_path / "dockyard" / "yardd-accepted").iterdir()) == [record]
