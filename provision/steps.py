@@ -10,6 +10,7 @@ from typing import Any, Optional
 import yaml
 
 from provision import actions
+from provision.variables import YAML_LOADER
 
 DEFAULT_STEPS = Path(__file__).with_name("steps.yml")
 STEP_FIELDS = {"name", "action", "args", "when", "tags", "notify"}
@@ -46,8 +47,7 @@ class _LineDict(dict):
     line = 0
 
 
-# libyaml's parser when PyYAML has it: the pure-Python one takes a tenth of a no-op run.
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+class _Loader(YAML_LOADER):
     """A safe loader whose mappings remember the line they start on."""
 
 
