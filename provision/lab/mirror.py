@@ -94,6 +94,7 @@ def up(lab):
     (state / "config").mkdir(parents=True, exist_ok=True)
     cache = CACHE / ("mirror-%s" % lab.name)
     cache.mkdir(parents=True, exist_ok=True)
+    forget_release_indexes(cache)
     templates.write(state / "config" / "acng.conf", "acng.conf", lab=lab.name,
                     address=lab.gateway, port=MIRROR_PORT, cache_dir=cache, log_dir=state,
                     socket=state / "socket", pid_file=state / "acng.pid", archives=archives())
@@ -108,6 +109,14 @@ def up(lab):
             raise LabError("mirror: apt-cacher-ng did not start on %s:%d; see %s"
                            % (lab.gateway, MIRROR_PORT, state / "mirror.log"))
         time.sleep(0.2)
+
+
+def forget_release_indexes(cache):
+    """A running mirror keeps release indexes as first fetched (see acng.conf), so a mirror
+    starts without them and fetches them afresh. Copies an older refresh moved aside
+    (InRelease.<time>) go too; the by-hash files the indexes name stay cached."""
+    for index in cache.glob("*/dists/*/*Release*"):
+        index.unlink()
 
 
 def down(lab):
