@@ -87,9 +87,9 @@ def run(tool, count, what, index):
 
 
 def first_converge(tool, count, index, failures):
-    """One first converge on a fresh lab. `apt-get update` on a lab host has hung for good
-    (twice in four pyinfra runs, in its gpgv method): such a run is retried once on a fresh
-    lab, and recorded in `failures`."""
+    """One first converge on a fresh lab. A run that fails or hangs (as `apt-get update` did
+    on lab hosts until the lab mirror was fixed: tests/benchmarks/README.md, Known problems)
+    is retried once on a fresh lab, and recorded in `failures`."""
     for attempt in range(2):
         lab("down")
         lab("up", "--hosts", str(count))

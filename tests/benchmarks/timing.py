@@ -49,7 +49,7 @@ def snapshot_env(**variables):
 
 def timed(argv, env=None, cwd=SNAPSHOT, log=None, timeout=900):
     """Seconds a whole process took; raises BenchError (with its output's tail) if it failed
-    or ran past `timeout` (apt-get update on a lab host has been seen to hang for good)."""
+    or ran past `timeout` (a run that hangs must not stop the whole benchmark)."""
     start = time.monotonic()
     try:
         done = subprocess.run([str(arg) for arg in argv], env=env or snapshot_env(), cwd=cwd,
