@@ -9,7 +9,7 @@ rendered file is then compared with the running kernel (/proc/sys); when the fil
 live value differs, the file is applied with `sysctl -p` and every value read back: a value the
 kernel does not take (a key it lacks, a read-only /proc/sys) fails the step, naming the key.
 """
-from provision.actions import ActionError, Arg, Change, Command, Observed, Ok, quote
+from provision.actions import ActionError, Arg, Change, Command, Observed, Ok, Snippet, quote
 from provision.actions import template
 
 ARGS = {
@@ -41,7 +41,9 @@ def parse(content, src):
 
 
 def check(args, facts):
-    return template.check(args, facts) + "\necho %s\n%s" % (LIVE, read_live(args["values"]))
+    file_check = template.check(args, facts)
+    return Snippet(file_check + "\necho %s\n%s" % (LIVE, read_live(args["values"])),
+                   stats=file_check.stats, sums=file_check.sums)
 
 
 def read_live(values):

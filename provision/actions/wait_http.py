@@ -12,7 +12,8 @@ before handlers such as a restart have run. An endpoint that does not answer yet
 when given, that is not active) is a change, whose apply waits for it and fails after
 timeout seconds.
 """
-from provision.actions import ActionError, Arg, Change, Command, Ok, quote
+from provision import checks
+from provision.actions import ActionError, Arg, Change, Command, Ok, Snippet, quote
 
 ARGS = {
     "url": Arg("str", required=True),
@@ -82,10 +83,16 @@ def probe(args, facts, timeout):
 
 
 def check(args, facts):
+    """The probe's answer, or `inactive <state>` when the unit (from the batch's one systemctl
+    for every unit) is not running."""
     if not args["unit"]:
         return probe(args, facts, 0)
-    return ("if systemctl is-active -q {u}; then {p}; else echo \"inactive $(systemctl is-active {u})\"; fi"
-            .format(u=quote(args["unit"]), p=probe(args, facts, 0)))
+    unit = quote(args["unit"])
+    return Snippet(
+        "if {lookup}; then state=$dy_active; else state=$(systemctl is-active {u} 2>/dev/null); fi;"
+        " case $state in active|reloading) {p};; *) echo \"inactive $state\";; esac"
+        .format(lookup=checks.unit_lookup(args["unit"]), u=unit, p=probe(args, facts, 0)),
+        units=[args["unit"]])
 
 
 def plan(args, facts, observed):
