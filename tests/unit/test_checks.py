@@ -14,7 +14,7 @@ import subprocess
 import textwrap
 
 from provision import actions, checks
-from provision.actions import Ok, Snippet
+from provision.actions import Ok, Snippet, sysctl
 
 MARKER = "@@dockyard-test"
 
@@ -139,3 +139,13 @@ def test_a_unit_file_changed_on_disk_is_reloaded_before_the_unit_is_used(tmp_pat
     done = subprocess.run(["sh", "-c", service.check(args, facts)], capture_output=True, text=True,
                           env=dict(os.environ, PATH="%s:%s" % (bin_dir, os.environ["PATH"])))
     assert "NeedDaemonReload=yes" in done.stdout.splitlines()
+
+
+def test_sysctl_reads_every_live_value_in_one_process():
+    keys = {"net.ipv4.ip_forward": "", "net.ipv4.ip_local_port_range": "", "kernel.no_such_key_dockyard": ""}
+    done = subprocess.run(["sh", "-c", sysctl.read_live(keys)], capture_output=True, text=True)
+    live = sysctl.live_values(done.stdout, keys)
+    for key in ("net.ipv4.ip_forward", "net.ipv4.ip_local_port_range"):
+        path = "/proc/sys/" + key.replace(".", "/")
+        assert live[key] == " ".join(open(path).read().split())   # the range's tab is a space
+    assert live["kernel.no_such_key_dockyard"] is None
