@@ -7,6 +7,7 @@ step, re-checking the remaining steps after each change; notified handlers last.
 fails or cannot be reached never stops the others. Ctrl-C stops every host after the step it
 is running (and the handlers those changes notified), then prints the recap.
 """
+import secrets
 import sys
 import threading
 import time
@@ -14,7 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
-from uuid import uuid4
 
 from provision import actions, checks, facts as host_facts, inventory, memo, steps as step_file, variables
 from provision.actions import ActionError, ArgError, Context, Ok, quote
@@ -236,7 +236,7 @@ class HostRun:
                     if item.result is None and item.check is not None}
         if not snippets:
             return {}
-        marker = "@@dockyard-%s" % uuid4().hex
+        marker = "@@dockyard-%s" % secrets.token_hex(16)
         result = self.conn.run("sh -c %s" % quote(checks.batch_script(snippets, marker)))
         return checks.split_checks(result.stdout, result.stderr, marker)
 
