@@ -6,6 +6,7 @@ names where it was used. The rules are written down in provision/actions/__init_
 """
 import hashlib
 import json
+import keyword
 import os
 import re
 import shlex
@@ -141,10 +142,18 @@ def render_value(value, scope):
 
 
 def _expression(text, scope):
+    name = text.strip()
+    if name in scope and _is_plain_name(name):
+        return scope[name]   # what Jinja would return, without compiling it or making a context
     result = _compiled_expression(text)(scope)
     if isinstance(result, jinja2.Undefined):
         str(result)   # StrictUndefined raises, naming the variable
     return result
+
+
+def _is_plain_name(name):
+    """A name Jinja looks up as it is: not a literal (true, none) or an operator (not, in)."""
+    return name.isidentifier() and not keyword.iskeyword(name) and name not in ("true", "false", "none")
 
 
 @once_per_arguments
