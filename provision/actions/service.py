@@ -73,6 +73,6 @@ def plan(args, facts, observed):
         commands.append(Command("systemctl %s %s" % (verb, quote(name))))
     if not commands:
         if enabled is None and state is None:
-            return Ok("systemd has loaded %s as it is on disk" % checks.unit_id(name))
+            return Ok("systemd needs no daemon-reload for %s" % checks.unit_id(name))
         return Ok("%s is %s" % (name, ", ".join(filter(None, [unit_enabled, active]))))
     return Change("; ".join(reasons), tuple(commands))

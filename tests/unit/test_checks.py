@@ -132,7 +132,7 @@ def test_a_unit_file_changed_on_disk_is_reloaded_before_the_unit_is_used(tmp_pat
     assert [op.cmd for op in change.ops] == ["systemctl daemon-reload"]
     assert change.reason == "yard.service changed on disk since systemd loaded it"
     assert service.plan(args, facts, actions.Observed(0, "enabled=enabled\nactive=active\nNeedDaemonReload=no\n")) == \
-        Ok("systemd has loaded yard.service as it is on disk")
+        Ok("systemd needs no daemon-reload for yard.service")
     # Run alone, the check asks systemctl itself, NeedDaemonReload included.
     bin_dir = fake_systemctl(tmp_path)
     (tmp_path / "show.txt").write_text("NeedDaemonReload=yes\n")
