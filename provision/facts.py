@@ -20,10 +20,16 @@ import shlex
 from provision.actions import quote
 
 FACTS_SCRIPT = r"""
-echo "kernel=$(uname -r)"
-echo "arch=$(uname -m)"
-echo "hostname=$(uname -n)"
-echo "pid1=$(cat /proc/1/comm 2>/dev/null)"
+# One uname for three facts (it prints nodename, release, machine in that order whatever the
+# flags' order) and the shell's own read for PID 1's name: every process costs a small host
+# a millisecond or more, in every run.
+set -- $(uname -n -r -m)
+echo "hostname=$1"
+echo "kernel=$2"
+echo "arch=$3"
+pid1=
+read -r pid1 2>/dev/null </proc/1/comm
+echo "pid1=$pid1"
 if [ -d /run/systemd/system ]; then echo "systemd_booted=yes"; fi
 for tool in apt-get dnf yum; do
     if command -v "$tool" >/dev/null 2>&1; then echo "tool=$tool"; fi

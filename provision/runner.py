@@ -7,7 +7,7 @@ step, re-checking the remaining steps after each change; notified handlers last.
 fails or cannot be reached never stops the others. Ctrl-C stops every host after the step it
 is running (and the handlers those changes notified), then prints the recap.
 """
-import re
+import secrets
 import sys
 import threading
 import time
@@ -15,10 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
-from uuid import uuid4
 
-from provision import actions, facts as host_facts, inventory, memo, steps as step_file, variables
-from provision.actions import ActionError, ArgError, Context, Observed, Ok, quote
+from provision import actions, checks, facts as host_facts, inventory, memo, steps as step_file, variables
+from provision.actions import ActionError, ArgError, Context, Ok, quote
 from provision.cli import EXIT_ERROR, EXIT_FAILED_HOSTS, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNREACHABLE_HOSTS
 from provision.hosts import HostVarError
 from provision.report import HostResult, Report, StepResult, redact, write_json
@@ -237,9 +236,9 @@ class HostRun:
                     if item.result is None and item.check is not None}
         if not snippets:
             return {}
-        marker = "@@dockyard-%s" % uuid4().hex
-        result = self.conn.run("sh -c %s" % quote(batch_script(snippets, marker)))
-        return split_checks(result.stdout, result.stderr, marker)
+        marker = "@@dockyard-%s" % secrets.token_hex(16)
+        result = self.conn.run("sh -c %s" % quote(checks.batch_script(snippets, marker)))
+        return checks.split_checks(result.stdout, result.stderr, marker)
 
     def _record(self, step_result, handler=False):
         step_result.reason = redact(step_result.reason, self.secrets)
@@ -254,31 +253,3 @@ def describe(error):
     if isinstance(error, (ActionError, RemoteError, variables.VariableError)):
         return str(error)
     return "%s: %s" % (type(error).__name__, error)
-
-
-def batch_script(snippets, marker):
-    """One sh script running each {index: snippet} in its own subshell, between marker lines."""
-    return "\n".join(
-        "printf '\\n%s %d\\n' {m} {i}; printf '\\n%s %d\\n' {m} {i} >&2\n"
-        "( {s}\n) </dev/null\nprintf '\\n%s rc %d\\n' {m} $?".format(m=marker, i=i, s=s)
-        for i, s in snippets.items())
-
-
-def split_checks(stdout, stderr, marker):
-    """{index: Observed} from a batched check's output, split at the marker lines.
-
-    Every marker line is printed with a newline before it, so a check's output is kept exactly,
-    even when it does not end with a newline.
-    """
-    outs, errs = _sections(stdout, marker), _sections(stderr, marker)
-    observed = {}
-    for index, text in outs.items():
-        ended = re.fullmatch(r"(.*)\n%s rc (\d+)\n?" % re.escape(marker), text, re.S)
-        out, rc = (ended.group(1), int(ended.group(2))) if ended else (text, -1)
-        observed[index] = Observed(rc, out, errs.get(index, ""))
-    return observed
-
-
-def _sections(text, marker):
-    parts = re.split(r"\n%s (\d+)\n" % re.escape(marker), "\n" + text)
-    return {int(index): body for index, body in zip(parts[1::2], parts[2::2])}

@@ -46,7 +46,8 @@ How a host's run goes (provision/runner.py)
 2. render every selected step's `when` and `args`, validate the arguments, run `prepare`, and
    `check` (which only writes the snippet: it is written once and reused by every re-check).
    If any step fails here, the host fails with those steps and nothing on it is changed;
-3. run every step's `check` snippet in ONE round trip (outputs split by markers);
+3. run every step's `check` snippet in ONE round trip (outputs split by markers), after the
+   queries the snippets share (provision/checks.py);
 4. for each step in order: `plan` from (args, facts, observed state); `Ok` -> ok, `Change` ->
    `apply` it (unless --check) -> changed; an error -> failed, and the host stops there.
    A false `when` -> skipped. Steps left out by --tags/--skip-tags are not reported at all;
@@ -72,6 +73,9 @@ One module per action in this package, named as the step file names it. It defin
     check(args, facts) -> str | None
         A POSIX sh snippet that prints the current state on stdout. It runs in its own subshell,
         batched with the other steps' checks; it must change nothing. None: no check needed.
+        A Snippet (a str) also names the units and files it reads through the queries the
+        batch shares (provision/checks.py): one systemctl, one stat, one sha256sum per host
+        for every step, instead of a process or two per step.
     plan(args, facts, observed) -> Ok(reason) | Change(reason, ops, diff)
         A pure function of its inputs (observed = Observed(rc, out, err) of the check, or None
         when check returned None), unit-tested without a host. The reason is what the operator
@@ -129,6 +133,20 @@ class Observed:
     rc: int
     out: str
     err: str = ""
+
+
+class Snippet(str):
+    """A check snippet that reads the batch's shared queries (provision/checks.py).
+
+    units: systemd units it looks up with checks.unit_lookup; stats: paths it looks up with
+    checks.stat_lookup; sums: files it compares with checks.sum_is. Run alone, its lookups
+    find nothing and it asks the host itself.
+    """
+
+    def __new__(cls, text, units=(), stats=(), sums=()):
+        snippet = super().__new__(cls, text)
+        snippet.units, snippet.stats, snippet.sums = tuple(units), tuple(stats), tuple(sums)
+        return snippet
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ notifying the engine's restart handler then restarts it only for a new engine.
 """
 import hashlib
 
-from provision import bundle
-from provision.actions import Arg, Change, Command, Ok, Upload, quote
+from provision import bundle, checks
+from provision.actions import Arg, Change, Command, Ok, Snippet, Upload, quote
 
 ARGS = {
     "dest": Arg("path", required=True),
@@ -29,10 +29,14 @@ def prepare(args, ctx):
 
 
 def check(args, facts):
-    """Two lines: the bundle's sha256 (or absent), the installed copy the link names (or absent)."""
-    return ("if [ -f {d} ]; then sha256sum < {d} | cut -d' ' -f1; else echo absent; fi; "
-            "if [ -d {l} ]; then readlink {l}; else echo absent; fi").format(
-        d=quote(args["dest"]), l=quote(args["link"]))
+    """Two lines: the bundle's sha256 (or absent), the installed copy the link names (or absent).
+    The current bundle's digest comes from the batch's one sha256sum for every file."""
+    return Snippet(
+        ("if [ -f {d} ]; then if {same}; then echo {sha}; else sha256sum < {d} | cut -d' ' -f1; fi;"
+         " else echo absent; fi; if [ -d {l} ]; then readlink {l}; else echo absent; fi").format(
+            d=quote(args["dest"]), l=quote(args["link"]), sha=args["sha256"],
+            same=checks.sum_is(args["dest"], args["sha256"])),
+        sums=[args["dest"]])
 
 
 def plan(args, facts, observed):

@@ -7,7 +7,8 @@
 state: directory (created with parents), absent (removed, recursively), file (must exist;
 only its mode/owner/group are set). Symbolic links are followed.
 """
-from provision.actions import ActionError, Arg, Change, Command, Ok, attributes, file_state, quote
+from provision import checks
+from provision.actions import ActionError, Arg, Change, Command, Ok, Snippet, attributes, file_state, quote
 
 ARGS = {
     "path": Arg("path", required=True),
@@ -19,12 +20,13 @@ ARGS = {
 
 
 def check(args, facts):
+    """The kind of path, then `mode owner group` (from the batch's one stat for every path)."""
     path = quote(args["path"])
-    return (
+    return Snippet((
         "if [ -d {p} ]; then echo directory; elif [ -f {p} ]; then echo file;"
         " elif [ -e {p} ] || [ -L {p} ]; then echo other; else echo absent; fi;"
-        " if [ -e {p} ]; then stat -L -c '%a %U %G' {p}; fi"
-    ).format(p=path)
+        " if [ -e {p} ]; then if {attrs}; then set -- $dy_attrs; echo \"$1 $2 $3\"; else stat -L -c '%a %U %G' {p}; fi; fi"
+    ).format(p=path, attrs=checks.stat_lookup(args["path"])), stats=[args["path"]])
 
 
 def plan(args, facts, observed):

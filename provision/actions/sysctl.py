@@ -9,7 +9,7 @@ rendered file is then compared with the running kernel (/proc/sys); when the fil
 live value differs, the file is applied with `sysctl -p` and every value read back: a value the
 kernel does not take (a key it lacks, a read-only /proc/sys) fails the step, naming the key.
 """
-from provision.actions import ActionError, Arg, Change, Command, Observed, Ok, quote
+from provision.actions import ActionError, Arg, Change, Command, Observed, Ok, Snippet, quote
 from provision.actions import template
 
 ARGS = {
@@ -41,14 +41,19 @@ def parse(content, src):
 
 
 def check(args, facts):
-    return template.check(args, facts) + "\necho %s\n%s" % (LIVE, read_live(args["values"]))
+    file_check = template.check(args, facts)
+    return Snippet(file_check + "\necho %s\n%s" % (LIVE, read_live(args["values"])),
+                   stats=file_check.stats, sums=file_check.sums)
 
 
 def read_live(values):
-    """sh printing `key=value` for each key (`key` alone when the kernel has no such key)."""
-    return "\n".join(
-        "if [ -r {f} ]; then echo {k}=\"$({read} {f})\"; else echo {k}; fi"
-        .format(k=quote(key), f=proc_path(key), read=READ) for key in values)
+    """sh printing the kernel's value of each key: `<key>` alone for a key the kernel lacks, and
+    one grep over the others' /proc/sys files (`<file>:<value>` lines), not a process per key."""
+    lines = ["set --"]
+    for key in values:
+        lines.append("if [ -r {f} ]; then set -- \"$@\" {f}; else echo {k}; fi".format(k=quote(key), f=proc_path(key)))
+    lines.append("if [ $# -gt 0 ]; then grep -H '' \"$@\"; fi")
+    return "\n".join(lines)
 
 
 def proc_path(key):
@@ -65,18 +70,24 @@ def verify(values):
     return "\n".join(lines)
 
 
-def live_values(text):
+def live_values(text, keys):
+    """{key: value with its words joined by single spaces, or None when the kernel lacks it}."""
+    lines = text.splitlines()
     live = {}
-    for line in text.splitlines():
-        key, sep, value = line.partition("=")
-        live[key] = value.strip() if sep else None
+    for key in keys:
+        prefix = "/proc/sys/%s:" % key.replace(".", "/")
+        found = [line[len(prefix):] for line in lines if line.startswith(prefix)]
+        if found:
+            live[key] = " ".join(found[0].split())
+        else:   # an empty file prints no line
+            live[key] = None if key in lines else ""
     return live
 
 
 def plan(args, facts, observed):
     file_part, _, live_part = observed.out.partition("%s\n" % LIVE)
     file_plan = template.plan(args, facts, Observed(observed.rc, file_part))
-    live = live_values(live_part)
+    live = live_values(live_part, args["values"])
     differing = ["%s is %s" % (key, "absent" if live.get(key) is None else live[key])
                  for key, value in args["values"].items() if live.get(key) != value]
     if isinstance(file_plan, Ok) and not differing:

@@ -13,7 +13,8 @@ import base64
 import difflib
 import hashlib
 
-from provision.actions import (ActionError, Arg, Change, Command, Ok, Upload, attributes,
+from provision import checks
+from provision.actions import (ActionError, Arg, Change, Command, Ok, Snippet, Upload, attributes,
                                file_state, quote)
 
 ARGS = {
@@ -33,16 +34,19 @@ def prepare(args, ctx):
 
 
 def check(args, facts):
-    """`mode owner group size`, then the content in base64, or its sha256 when it is too large.
-
-    Two processes (stat, base64) for the usual small file: every template step of every host
-    runs this in each check."""
-    dest = quote(args["dest"])
-    return (
-        "if [ -f {d} ]; then set -- $(stat -L -c '%a %U %G %s' {d}); echo \"$*\";"
-        " if [ \"$4\" -le {limit} ]; then base64 < {d}; else sha256sum < {d}; fi;"
+    """`mode owner group size`, then `sha256 <digest>` when the file holds the content already,
+    else its content in base64, or its sha256 when it is too large. The attributes and the
+    digest come from the batch's one stat and one sha256sum for every file, so a file that
+    is up to date costs no process of its own."""
+    dest, sha = args["dest"], _sha(args["content"].encode())
+    return Snippet((
+        "if [ -f {d} ]; then"
+        " if {attrs}; then set -- $dy_attrs; else set -- $(stat -L -c '%a %U %G %s' {d}); fi; echo \"$*\";"
+        " if {same}; then echo sha256 {sha};"
+        " elif [ \"$4\" -le {limit} ]; then base64 < {d}; else sha256sum < {d}; fi;"
         " elif [ -e {d} ]; then echo notfile; else echo absent; fi"
-    ).format(d=dest, limit=DIFF_LIMIT)
+    ).format(d=quote(dest), limit=DIFF_LIMIT, sha=sha, attrs=checks.stat_lookup(dest),
+             same=checks.sum_is(dest, sha)), stats=[dest], sums=[dest])
 
 
 def plan(args, facts, observed):
@@ -58,7 +62,10 @@ def plan(args, facts, observed):
 
     attributes_line, _, size = state.rpartition(" ")
     mode, owner, group = file_state(attributes_line)
-    if int(size) <= DIFF_LIMIT:
+    if lines[1:2] and lines[1].startswith("sha256 "):
+        old = None   # the same content: nothing to show
+        remote_sha = lines[1].split()[1]
+    elif int(size) <= DIFF_LIMIT:
         old = base64.b64decode("".join(lines[1:]))
         remote_sha = _sha(old)
     else:

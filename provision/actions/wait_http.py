@@ -12,7 +12,8 @@ before handlers such as a restart have run. An endpoint that does not answer yet
 when given, that is not active) is a change, whose apply waits for it and fails after
 timeout seconds.
 """
-from provision.actions import ActionError, Arg, Change, Command, Ok, quote
+from provision import checks
+from provision.actions import ActionError, Arg, Change, Command, Ok, Snippet, quote
 
 ARGS = {
     "url": Arg("str", required=True),
@@ -22,10 +23,12 @@ ARGS = {
 }
 
 # Runs on the host (python3 >= 3.6): GET the URL until it answers one of the statuses or the
-# deadline passes; prints "answered <status>" or "silent <last error>". Plain sockets, without
-# site or http.client: it runs in every check, and those imports tripled its start-up.
+# deadline passes; prints "answered <status>" or "silent <last error>". Plain _socket, without
+# site, http.client or even socket (whose enums double the interpreter's start-up): it runs in
+# every check.
 PROBE = r"""
-import os, socket, sys, time
+import os, sys, time
+from _socket import AF_UNIX, SOCK_STREAM, getaddrinfo, socket
 url, timeout, wanted = sys.argv[1], float(sys.argv[2]), set(int(s) for s in sys.argv[3].split(","))
 def target():
     if url.startswith("unix://"):
@@ -33,23 +36,30 @@ def target():
         for i in range(2, len(parts) + 1):
             path = "/".join(parts[:i])
             if not os.path.isdir(path):
-                return path, "localhost", "/" + "/".join(parts[i:])
+                return [(AF_UNIX, path)], "localhost", "/" + "/".join(parts[i:])
     host, _, path = url.split("://", 1)[1].partition("/")
     if host.startswith("["):
         name, _, port = host[1:].partition("]")
         port = port[1:]
     else:
         name, _, port = host.partition(":")
-    return (name, int(port or 80)), host, "/" + path
+    return [(a[0], a[4]) for a in getaddrinfo(name, int(port or 80), 0, SOCK_STREAM)], host, "/" + path
+def connect(addresses):
+    failed = OSError("no address for %s" % url)
+    for family, address in addresses:
+        sock = socket(family, SOCK_STREAM)
+        try:
+            sock.settimeout(5)
+            sock.connect(address)
+            return sock
+        except OSError as error:
+            sock.close()
+            failed = error
+    raise failed
 def status():
-    address, host, path = target()
-    if isinstance(address, str):
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(5)
-        sock.connect(address)
-    else:
-        sock = socket.create_connection(address, 5)
-    with sock:
+    addresses, host, path = target()
+    sock = connect(addresses)
+    try:
         sock.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % (path, host)).encode())
         head = b""
         while b"\r\n" not in head:
@@ -57,6 +67,8 @@ def status():
             if not chunk:
                 raise ValueError("connection closed before a status line")
             head += chunk
+    finally:
+        sock.close()
     return int(head.split(None, 2)[1])
 deadline, last = time.time() + timeout, "no attempt"
 while True:
@@ -82,10 +94,16 @@ def probe(args, facts, timeout):
 
 
 def check(args, facts):
+    """The probe's answer, or `inactive <state>` when the unit (from the batch's one systemctl
+    for every unit) is not running."""
     if not args["unit"]:
         return probe(args, facts, 0)
-    return ("if systemctl is-active -q {u}; then {p}; else echo \"inactive $(systemctl is-active {u})\"; fi"
-            .format(u=quote(args["unit"]), p=probe(args, facts, 0)))
+    unit = quote(args["unit"])
+    return Snippet(
+        "if {lookup}; then state=$dy_active; else state=$(systemctl is-active {u} 2>/dev/null); fi;"
+        " case $state in active|reloading) {p};; *) echo \"inactive $state\";; esac"
+        .format(lookup=checks.unit_lookup(args["unit"]), u=unit, p=probe(args, facts, 0)),
+        units=[args["unit"]])
 
 
 def plan(args, facts, observed):

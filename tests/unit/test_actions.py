@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from provision import actions
+from provision import actions, checks
 from provision.actions import ActionError, Change, Command, Observed, Ok, Upload
 
 DEBIAN = {"os_family": "debian", "pkg_mgr": "apt", "init": "systemd"}
@@ -19,10 +19,35 @@ EL9 = {"os_family": "el", "pkg_mgr": "dnf", "init": "systemd"}
 
 
 def observe(action, args, facts=DEBIAN):
-    """Run the action's check here, as the runner runs it on a host."""
+    """Run the action's check here alone, as a host would without the batch's shared queries."""
     snippet = action.check(args, facts)
     done = subprocess.run(["sh", "-c", snippet], capture_output=True, text=True)
     return Observed(done.returncode, done.stdout, done.stderr)
+
+
+def observe_batched(action, args, facts=DEBIAN):
+    """Run the action's check here as the runner runs it on a host: in a batch, after the
+    queries the checks share (provision/checks.py)."""
+    marker = "@@dockyard-test"
+    done = subprocess.run(["sh", "-c", checks.batch_script({0: action.check(args, facts)}, marker)],
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    return checks.split_checks(done.stdout, done.stderr, marker)[0]
+
+
+def plan_both_ways(action, args, facts=DEBIAN):
+    """The plan from the check run alone and from the check run in a batch: they must agree,
+    so each test below holds for both."""
+    outcomes = []
+    for observed in (observe(action, args, facts), observe_batched(action, args, facts)):
+        try:
+            outcomes.append(action.plan(args, facts, observed))
+        except ActionError as error:
+            outcomes.append(error)
+    alone, batched = outcomes
+    assert (type(batched), str(batched)) == (type(alone), str(alone))
+    if isinstance(alone, ActionError):
+        raise alone
+    return alone
 
 
 def me():
@@ -34,7 +59,7 @@ def me():
 def template_plan(dest, content, **args):
     action = actions.load("template")
     args = dict(actions.validate(action.args, {"src": "x.j2", "dest": str(dest), **args}), content=content)
-    return action.plan(args, {}, observe(action, args))
+    return plan_both_ways(action, args, {})
 
 
 def test_template_absent_file_is_uploaded_with_a_diff(tmp_path):
@@ -108,7 +133,7 @@ def test_template_large_file_is_compared_by_checksum(tmp_path):
 def file_plan(**args):
     action = actions.load("file")
     args = actions.validate(action.args, args)
-    return action.plan(args, {}, observe(action, args))
+    return plan_both_ways(action, args, {})
 
 
 def test_file_directory_created_with_mode(tmp_path):

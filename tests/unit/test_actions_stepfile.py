@@ -127,6 +127,18 @@ def test_when(when, expected):
     assert variables.evaluate_when(when, scope) is expected
 
 
+def test_a_lone_name_is_the_variable_itself_and_literals_stay_literals():
+    value = ["a", {"b": 1}]
+    scope = {"v": value, "true": "a variable called true", "not": 1}
+    assert variables.render_value("{{ v }}", scope) is value
+    assert variables.render_value("{{ true }}", scope) is True
+    assert variables.render_value(" {{ range }}", scope) is range      # Jinja's global, not in scope
+    with pytest.raises(variables.VariableError, match="'missing' is undefined"):
+        variables.render_value("{{ missing }}", scope)
+    with pytest.raises(variables.VariableError, match="not"):
+        variables.render_value("{{ not }}", scope)
+
+
 def test_when_with_an_undefined_name():
     with pytest.raises(variables.VariableError, match="'nope' is undefined"):
         variables.evaluate_when("nope == 1", {})

@@ -9,7 +9,8 @@ import pytest
 from provision import facts
 from provision.actions import Observed
 from provision.report import HostResult, Report, StepResult, redact, write_json
-from provision.runner import batch_script, exit_code, split_checks
+from provision.checks import batch_script, split_checks
+from provision.runner import exit_code
 
 CENTOS7 = """kernel=3.10.0-1160.el7.x86_64
 arch=x86_64

@@ -79,12 +79,12 @@ def test_sysctl_parse_normalises_values_and_names_bad_lines():
 
 
 def test_sysctl_is_ok_only_when_file_and_live_values_agree():
-    live = "@@live\nnet.ipv4.ip_forward=1\nnet.ipv4.ip_local_port_range=32768 60999\n"
+    live = "@@live\n/proc/sys/net/ipv4/ip_forward:1\n/proc/sys/net/ipv4/ip_local_port_range:32768\t60999\n"
     assert isinstance(sysctl.plan(sysctl_args(), FACTS, Observed(0, file_observed(CONTENT) + live)), Ok)
 
 
 def test_sysctl_applies_and_verifies_a_drifted_live_value():
-    live = "@@live\nnet.ipv4.ip_forward=0\nnet.ipv4.ip_local_port_range=32768 60999\n"
+    live = "@@live\n/proc/sys/net/ipv4/ip_forward:0\n/proc/sys/net/ipv4/ip_local_port_range:32768\t60999\n"
     change = sysctl.plan(sysctl_args(), FACTS, Observed(0, file_observed(CONTENT) + live))
     assert change.reason == "live: net.ipv4.ip_forward is 0"
     assert commands(change)[0] == "sysctl -q -p /etc/sysctl.d/99-yard.conf || true"
@@ -93,7 +93,7 @@ def test_sysctl_applies_and_verifies_a_drifted_live_value():
 
 def test_sysctl_writes_an_absent_file_and_says_which_keys_the_kernel_lacks():
     change = sysctl.plan(sysctl_args(), FACTS, Observed(0, "absent\n@@live\nnet.ipv4.ip_forward\n"
-                                                          "net.ipv4.ip_local_port_range=1 2\n"))
+                                                          "/proc/sys/net/ipv4/ip_local_port_range:1 2\n"))
     assert isinstance(change.ops[0], Upload)
     assert "net.ipv4.ip_forward is absent" in change.reason
 

@@ -9,6 +9,7 @@ import json
 import os
 from pathlib import Path
 
+import jinja2
 import pytest
 
 from provision import variables
@@ -105,3 +106,38 @@ def test_no_golden_file_is_left_without_its_case():
 @pytest.mark.parametrize("variant", sorted(VARIABLES))
 def test_daemon_json_is_json(host, variant):
     json.loads(render("daemon.json.j2", host, variant))
+
+
+
+def test_compiled_templates_are_kept_between_runs_and_a_changed_one_is_compiled_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    steps = tmp_path / "steps"
+    (steps / "templates").mkdir(parents=True)
+    (steps / "templates" / "a.j2").write_text("one {{ x }}\n")
+    compiled = []
+    real_compile = jinja2.Environment.compile
+
+    def compile_and_count(self, source, *args, **kwargs):
+        compiled.append(source)
+        return real_compile(self, source, *args, **kwargs)
+
+    monkeypatch.setattr(jinja2.Environment, "compile", compile_and_count)
+    assert variables.Templates(steps).render("a.j2", {"x": 1}) == "one 1\n"
+    assert compiled == ["one {{ x }}\n"]
+    assert len(list((tmp_path / "cache" / "dockyard").glob("jinja-*/*"))) == 1
+    # A later run (a new environment) reads the compiled template instead of compiling it...
+    assert variables.Templates(steps).render("a.j2", {"x": 2}) == "one 2\n"
+    assert compiled == ["one {{ x }}\n"]
+    # ...and a template whose source changed is compiled again.
+    (steps / "templates" / "a.j2").write_text("two {{ x }}\n")
+    assert variables.Templates(steps).render("a.j2", {"x": 3}) == "two 3\n"
+    assert compiled == ["one {{ x }}\n", "two {{ x }}\n"]
+
+
+def test_a_cache_that_cannot_be_made_never_fails_a_render(tmp_path, monkeypatch):
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "a-file"))
+    steps = tmp_path / "steps"
+    (steps / "templates").mkdir(parents=True)
+    (steps / "templates" / "a.j2").write_text("one {{ x }}\n")
+    assert variables.Templates(steps).render("a.j2", {"x": 1}) == "one 1\n"
