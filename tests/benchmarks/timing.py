@@ -26,7 +26,7 @@ class BenchError(RuntimeError):
 
 def snapshot():
     """Unpack HEAD into results/bench-src/<script>, with tests/benchmarks as they are in the
-    working tree, and return its commit. Others edit engine/ and provision/ in this tree while
+    working tree, compile it, and return its commit. Others edit engine/ and provision/ in this tree while
     a run lasts: a changed engine/ means a new bundle, and a no-op run that uploads it. Every
     command runs from the snapshot (snapshot_env, cwd), so the editable install's /work/main
     is not used."""
@@ -39,6 +39,10 @@ def snapshot():
     shutil.rmtree(SNAPSHOT / "tests" / "benchmarks", ignore_errors=True)
     shutil.copytree(BENCHMARKS, SNAPSHOT / "tests" / "benchmarks", symlinks=True,
                     ignore=shutil.ignore_patterns("__pycache__"))
+    # Compiled, as pip leaves an installed package (pyinfra and Ansible here too): where
+    # PYTHONDONTWRITEBYTECODE is set, as on this machine, each run would compile it again.
+    subprocess.run([str(VENV_BIN / "python"), "-m", "compileall", "-q", str(SNAPSHOT)],
+                   stdout=subprocess.DEVNULL, check=True)
     return command_version(["git", "-C", str(REPOSITORY), "log", "-1", "--format=%h %cI"])
 
 
