@@ -69,21 +69,17 @@ Modules, one job each: client (launch, Shim: the daemon's side) starts shim (the
 process that owns a container), which forks init (the container's first process: cgroups,
 namespaces, rootfs, then process: user, capabilities, exec) or exec (docker exec); console
 (ptys), channel (the shim/child handshake), logs (json-file), bundle (the bundle's files),
-source (where shims import the engine from),
 users, capabilities, cgroups, devices (the device rules, v2's as eBPF), namespaces (ctypes
 syscalls), processes (top).
 
 Details the daemon may rely on:
-- The shim is started as `sys.executable -I -S -c "import sys; sys.path.insert(0, ROOT);
-  from engine.runtime.shim import main; main()" container|exec DIR FD`, ROOT being the
-  directory that holds the `engine` package, links resolved (a host's engine link may
-  already name an upgrade the running daemon is not): no console script and no `yardd`
-  subcommand is needed, from a checkout, a wheel, the installed copy of yard.pyz that hosts
-  run, or yard.pyz itself alike. From yard.pyz, ROOT is a copy of
-  its engine/ unpacked once into /run/yard/engine-<digest>/, so that Python can cache the
-  compiled modules (it cannot inside a zip, and each start would compile them again).
+- The shim is a fork of the daemon, made from the thread that calls launch() or
+  exec_process(): it runs the code the daemon has loaded (no interpreter start, no import,
+  nothing read from the engine's files, which an upgrade may have replaced), in a session
+  of its own, with the daemon's descriptors closed, and named `yard-shim` (ps, pkill).
+  What a running shim costs is the pages it writes, not a copy of the daemon.
 - The bundle directory holds spec.json, pid (the container's host pid), shim.pid,
-  shim.sock, started, exit.json {"code", "oom_killed", "finished_at"} and shim.log (the
+  shim.start (its start time, so that a recycled pid is not taken for it), shim.sock, started, exit.json {"code", "oom_killed", "finished_at"} and shim.log (the
   shim's own errors). `cleanup()` leaves only exit.json (a Shim made afterwards has
   pid None and still answers status()/exit_status()); the daemon removes the directory.
 - signal() and resize() on an ended process raise RuntimeError("... is not running").
