@@ -13,7 +13,6 @@ import struct
 import sys
 import time
 
-from engine.cli import timestamps
 from engine.cli.client import ClientError
 
 ENGINE_ERROR, CANNOT_RUN, NOT_FOUND = 125, 126, 127
@@ -698,6 +697,7 @@ def logs(client, argv):
     parser.add_argument("--until")
     parser.add_argument("container")
     args = parser.parse_args(argv)
+    from engine.cli import timestamps          # here: it brings datetime, which run has no use for
     times = {}
     for name in ("since", "until"):
         try:
