@@ -159,16 +159,18 @@ class Shim:
     def _shim_alive(self):
         """Is shim.pid still our shim (and not a recycled pid, or one after a reboot)?"""
         try:
-            shim_pid = read_int(self._path("shim.pid"))
-            if not os.path.exists(self._path("shim.start")):     # written before shim.pid
-                return self._started_python_shim_alive(shim_pid)
-            return read_int(self._path("shim.start")) == start_time(shim_pid)
+            with open(self._path("shim.pid")) as handle:
+                fields = [int(field) for field in handle.read().split()]
+            if len(fields) == 1:
+                return self._started_python_shim_alive(fields[0])
+            return fields[1] == start_time(fields[0])
         except (FileNotFoundError, ProcessLookupError, ValueError):
             return False
 
     def _started_python_shim_alive(self, shim_pid):
-        """A shim from an engine before forked shims (still running across an upgrade, with
-        live-restore) was a `python -c ...` with the directory among its arguments."""
+        """A shim of an engine before forked shims (still running across an upgrade, with
+        live-restore) wrote its pid alone, and was a `python -c ...` with the directory among
+        its arguments."""
         with open("/proc/%d/cmdline" % shim_pid, "rb") as handle:
             return os.fsencode(self.directory) in handle.read().split(b"\0")
 
@@ -195,5 +197,5 @@ class Shim:
             for name in os.listdir(exec_root):
                 ExecShim(os.path.join(exec_root, name)).cleanup()
             os.rmdir(exec_root)
-        for name in ("shim.sock", "shim.pid", "shim.start", "pid", "started", "shim.log", "spec.json"):
+        for name in ("shim.sock", "shim.pid", "pid", "started", "shim.log", "spec.json"):
             remove(self._path(name))

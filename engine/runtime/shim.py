@@ -13,8 +13,8 @@ socket in the bundle directory, one JSON request line per connection:
         output in docker's 8-byte frames (raw bytes with a tty); what the client sends is
         the process's stdin, and closing its sending side closes that stdin (no tty).
 
-Files in the bundle (or exec) directory: spec.json (exec.json), shim.pid, shim.start (its
-start time), pid (the process, host pid), shim.sock, started, exit.json {"code", "oom_killed", "finished_at"}, shim.log
+Files in the bundle (or exec) directory: spec.json (exec.json), shim.pid (its pid and start
+time), pid (the process, host pid), shim.sock, started, exit.json {"code", "oom_killed", "finished_at"}, shim.log
 (the shim's own errors).
 """
 import errno
@@ -51,10 +51,8 @@ def main(mode, directory, ready_fd, log_fd):
         _leave_daemon(ready_fd, log_fd)
         if os.fork():
             os._exit(0)                  # the session leader goes: no terminal can be acquired
-        with open(os.path.join(directory, "shim.start"), "w") as handle:
-            handle.write(str(start_time(os.getpid())))
         with open(os.path.join(directory, "shim.pid"), "w") as handle:
-            handle.write(str(os.getpid()))
+            handle.write("%d %d" % (os.getpid(), start_time(os.getpid())))
         try:
             if mode == "container":
                 server = _create_container(directory)

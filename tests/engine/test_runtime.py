@@ -555,7 +555,7 @@ def test_the_shim_is_the_daemons_own_code_and_holds_none_of_its_files(containers
     shim = runtime.Shim(os.path.dirname(spec["log"]["path"]))
     containers.shims.append(shim)
     with open(os.path.join(shim.directory, "shim.pid")) as handle:
-        shim_pid = int(handle.read())
+        shim_pid = int(handle.read().split()[0])
     with open("/proc/%d/comm" % shim_pid) as handle:
         assert handle.read() == "yard-shim\n"
     held = [os.readlink("/proc/%d/fd/%s" % (shim_pid, fd)) for fd in os.listdir("/proc/%d/fd" % shim_pid)]
@@ -571,14 +571,14 @@ def test_a_recycled_shim_pid_is_not_taken_for_the_shim(containers):
     shim, _ = containers.launch(["sleep", "1000"])
     shim.start()
     assert shim.status() == "running"
-    path = os.path.join(shim.directory, "shim.start")
+    path = os.path.join(shim.directory, "shim.pid")
     with open(path) as handle:
-        started = handle.read()
+        written = handle.read()
     with open(path, "w") as handle:
-        handle.write("1")                 # as if shim.pid now named another process
+        handle.write(written.split()[0] + " 1")      # as if the pid now named another process
     assert shim.status() == "exited"
     with open(path, "w") as handle:
-        handle.write(started)
+        handle.write(written)
     assert shim.status() == "running"
 
 
