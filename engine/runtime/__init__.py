@@ -61,6 +61,8 @@ Interface used by the containers service (kept stable; extend, don't change):
     cgroup_v2() -> bool              a pure cgroup v2 host (no v1 controller mounted), where
                                      docker's defaults differ
     processes(bundle_dir) -> [(pid, ppid, user, cmdline), ...]   for `top`
+    reap_shims()                     collect the shims that have ended: they are the daemon's
+                                     children (call it now and then, e.g. every second)
 
 All of it works on cgroup v1, v2 and hybrid hosts, and on Python 3.6 (ctypes for unshare,
 setns, pivot_root, mount, capset, prctl).
@@ -76,7 +78,8 @@ Details the daemon may rely on:
 - The shim is a fork of the daemon, made from the thread that calls launch() or
   exec_process(): it runs the code the daemon has loaded (no interpreter start, no import,
   nothing read from the engine's files, which an upgrade may have replaced), in a session
-  of its own, with the daemon's descriptors closed, and named `yard-shim` (ps, pkill).
+  of its own, with the daemon's descriptors closed, and named `yard-shim` (ps, pkill). It
+  stays the daemon's child (no second fork): reap_shims() collects it once it has ended.
   What a running shim costs is the pages it writes, not a copy of the daemon (about 4 MiB
   private, against 5.5 MiB for the fresh interpreter shims were before).
 - The bundle directory holds spec.json, pid (the container's host pid), shim.pid (the
@@ -107,9 +110,9 @@ Details the daemon may rely on:
   with docker, it ignores signals it has no handler for, except SIGKILL.
 """
 from .cgroups import cgroup_stats, is_v2 as cgroup_v2
-from .client import CreateError, ExitStatus, Shim, launch
+from .client import CreateError, ExitStatus, Shim, launch, reap_shims
 from .exec import ExecShim, exec_process
 from .processes import processes
 
 __all__ = ["CreateError", "ExecShim", "ExitStatus", "Shim", "cgroup_stats", "cgroup_v2", "exec_process",
-           "launch", "processes"]
+           "launch", "processes", "reap_shims"]

@@ -25,10 +25,27 @@ class CreateError(RuntimeError):
         self.exit_code = exit_code
 
 
+# Shims this daemon forked: its children until they end, collected by reap_shims().
+_children = set()
+
+
 def start_time(pid):
-    """When process `pid` started (clock ticks after boot): with its pid, names it for good."""
+    """When process `pid` started (clock ticks after boot): with its pid, names it for good.
+    None once it has ended (a zombie)."""
     with open("/proc/%d/stat" % pid) as handle:
-        return int(handle.read().rpartition(")")[2].split()[19])
+        fields = handle.read().rpartition(")")[2].split()
+    return None if fields[0] == "Z" else int(fields[19])
+
+
+def reap_shims():
+    """Collect the shims of this daemon that have ended: the daemon calls it every second."""
+    for pid in list(_children):
+        try:
+            ended = os.waitpid(pid, os.WNOHANG)[0]
+        except ChildProcessError:             # collected by another thread meanwhile
+            ended = pid
+        if ended:
+            _children.discard(pid)
 
 
 def spawn(mode, directory):
@@ -37,22 +54,23 @@ def spawn(mode, directory):
     The shim is a fork of the daemon (shim.main): it runs the code the daemon has in memory,
     with no interpreter to start and nothing to import (a fresh `python -c` shim took more
     than half of a container's start), and it is always the daemon's own version of that
-    code, whatever an upgrade does to the files meanwhile. It starts a session of its own
-    and forks again, so it is nobody's child once `spawn` returns: a daemon restart does not
-    touch it. Its own errors go to shim.log.
+    code, whatever an upgrade does to the files meanwhile. It starts a session of its own,
+    so a daemon restart does not touch it (it is then nobody's child). It does not fork
+    again to stop being the daemon's child (a fork of the daemon costs a few ms): the
+    daemon collects it once it ends (reap_shims). Its own errors go to shim.log.
     """
     from .shim import main                  # here: the shim imports this module
     ready_read, ready_write = os.pipe()
     log = os.open(os.path.join(directory, "shim.log"),
                   os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
     try:
-        leader = os.fork()
-        if leader == 0:                     # never returns to the daemon's code
+        shim = os.fork()
+        if shim == 0:                       # never returns to the daemon's code
             main(mode, directory, ready_write, log)
     finally:
         os.close(ready_write)               # the shim holds the only other end: EOF if it dies
         os.close(log)
-    os.waitpid(leader, 0)
+    _children.add(shim)
     with os.fdopen(ready_read, "rb") as ready:
         reply = ready.readline()
     if not reply:

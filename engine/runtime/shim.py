@@ -49,8 +49,6 @@ def main(mode, directory, ready_fd, log_fd):
     """
     try:
         _leave_daemon(ready_fd, log_fd)
-        if os.fork():
-            os._exit(0)                  # the session leader goes: no terminal can be acquired
         with open(os.path.join(directory, "shim.pid"), "w") as handle:
             handle.write("%d %d" % (os.getpid(), start_time(os.getpid())))
         try:
@@ -77,6 +75,9 @@ def main(mode, directory, ready_fd, log_fd):
 
 def _leave_daemon(ready_fd, log_fd):
     """Shed what the daemon's fork left: its session, signal handlers, files and sockets.
+
+    It becomes the leader of a session with no terminal, and stays so: it opens no terminal
+    (a container's pty is opened O_NOCTTY, by the container's process).
 
     The daemon forked this process from one of its threads, with other threads running: any
     lock they held stays held here. So nothing here takes one: stdio gets new file objects

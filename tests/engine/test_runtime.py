@@ -567,6 +567,20 @@ def test_the_shim_is_the_daemons_own_code_and_holds_none_of_its_files(containers
         assert json.loads(log.readline())["log"] == "forked\n"
 
 
+def test_an_ended_shim_is_collected_not_left_a_zombie(containers):
+    status, out, _ = containers.run(["echo", "bye"])
+    assert (status.code, out) == (0, b"bye\n")
+    shim = containers.shims[-1]
+    with open(os.path.join(shim.directory, "shim.pid")) as handle:
+        shim_pid = int(handle.read().split()[0])
+    for _ in range(100):
+        runtime.reap_shims()
+        if not os.path.exists("/proc/%d" % shim_pid):
+            break
+        subprocess.run(["sleep", "0.05"])
+    assert not os.path.exists("/proc/%d" % shim_pid)
+
+
 def test_a_recycled_shim_pid_is_not_taken_for_the_shim(containers):
     shim, _ = containers.launch(["sleep", "1000"])
     shim.start()
