@@ -283,10 +283,13 @@ def run(client, argv):
 
 def _run_attached(client, container_id, args):
     try:
-        sock = client.hijack("/containers/%s/attach" % container_id,
-                             {"stream": 1, "stdin": int(args.interactive), "stdout": 1, "stderr": 1})
-        waiter = client.open("POST", "/containers/%s/wait" % container_id,
-                             {"condition": "removed" if args.rm else "next-exit"})
+        # Both asked before either answer is read: one round trip to the daemon, not two.
+        attach = client.send_upgrade("/containers/%s/attach" % container_id,
+                                     {"stream": 1, "stdin": int(args.interactive), "stdout": 1, "stderr": 1})
+        wait = client.send("POST", "/containers/%s/wait" % container_id,
+                           {"condition": "removed" if args.rm else "next-exit"})
+        sock = client.upgraded(attach)
+        waiter = client.answer(wait, "POST")
         client.post("/containers/%s/start" % container_id)
     except ClientError as error:
         return _error(error.message, start_exit_code(error.message))
