@@ -35,7 +35,8 @@ RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RTN_UNICAST = 254, 3, 0, 1
 _HEADER = struct.Struct("=IHHII")        # nlmsghdr: length, type, flags, sequence, port
 _IFINFO = struct.Struct("=BxHiII")       # ifinfomsg: family, type, index, flags, change
 _IFADDR = struct.Struct("=BBBBi")        # ifaddrmsg: family, prefix length, flags, scope, index
-_RTMSG = struct.Struct("=BBBBBBBBI")     # rtmsg: family, dst/src len, tos, table, protocol, scope, type, flags
+# rtmsg: family, destination and source prefix lengths, tos, table, protocol, scope, type, flags
+_RTMSG = struct.Struct("=BBBBBBBBI")
 
 
 class NetlinkError(OSError):
@@ -108,9 +109,11 @@ class Netlink:
         """A veth pair: `name` here, `peer` (with this MAC) in the namespace at that path."""
         netns = os.open(peer_netns_path, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            peer_info = link_message(attributes=[attribute(IFLA_IFNAME, peer), attribute(IFLA_NET_NS_FD, netns),
+            peer_info = link_message(attributes=[attribute(IFLA_IFNAME, peer),
+                                                 attribute(IFLA_NET_NS_FD, netns),
                                                  attribute(IFLA_ADDRESS, mac_bytes(peer_mac))])
-            info = attribute(IFLA_INFO_KIND, "veth") + attribute(IFLA_INFO_DATA, attribute(VETH_INFO_PEER, peer_info))
+            info = (attribute(IFLA_INFO_KIND, "veth")
+                    + attribute(IFLA_INFO_DATA, attribute(VETH_INFO_PEER, peer_info)))
             self.request(RTM_NEWLINK, link_message(attributes=[attribute(IFLA_IFNAME, name),
                                                                attribute(IFLA_LINKINFO, info)]),
                          NLM_F_CREATE | NLM_F_EXCL, "add veth %s" % name)

@@ -14,8 +14,8 @@ socket in the bundle directory, one JSON request line per connection:
         the process's stdin, and closing its sending side closes that stdin (no tty).
 
 Files in the bundle (or exec) directory: spec.json (exec.json), shim.pid (its pid and start
-time), pid (the process, host pid), shim.sock, started, exit.json {"code", "oom_killed", "finished_at"}, shim.log
-(the shim's own errors).
+time), pid (the process, host pid), shim.sock, started, exit.json {"code", "oom_killed",
+"finished_at"}, shim.log (the shim's own errors).
 """
 import errno
 import gc
