@@ -82,6 +82,7 @@ def serve(config):
     # Imported here so that `--validate` and bad flags answer without loading the engine.
     from engine.api import containers as container_routes, images as image_routes, system as system_routes
     from engine.api.server import Router, make_server
+    from engine.runtime import reap_shims
     from engine.services import Services
 
     socket_path = config["hosts"][0][len("unix://"):]
@@ -106,7 +107,7 @@ def serve(config):
     listener = threading.Thread(target=server.serve_forever, daemon=True)
     listener.start()
     while not stop.wait(1):
-        pass
+        reap_shims()                # the shims are the daemon's children: collect those that ended
     sys.stderr.write("yardd: shutting down\n")
     server.shutdown()
     server.server_close()

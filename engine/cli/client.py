@@ -135,6 +135,10 @@ class Client:
         """Send a request; return the live Response (the caller reads or streams it).
 
         `body` may be bytes, a JSON-able dict or list, or a file object (sent chunked)."""
+        return self.answer(self.send(method, path, params, body, headers, timeout), method)
+
+    def send(self, method, path, params=None, body=None, headers=None, timeout=None):
+        """The first half of open(): send the request; -> the socket to give answer()."""
         headers = dict(headers or {})
         if isinstance(body, (dict, list)):
             body = json.dumps(body).encode("utf-8")
@@ -154,6 +158,14 @@ class Client:
                 sock.sendall(b"0\r\n\r\n")
             elif body:
                 sock.sendall(body)
+        except OSError as error:
+            sock.close()
+            raise ClientError("error during connect: %s" % error)
+        return sock
+
+    def answer(self, sock, method):
+        """The second half of open(): the Response to the request sent on `sock`."""
+        try:
             response = Response(sock, method)
         except OSError as error:
             sock.close()
@@ -208,12 +220,20 @@ class Client:
 
     def hijack(self, path, params=None, body=None):
         """POST with `Upgrade: tcp` and return the raw socket, as docker's attach/exec do."""
+        return self.upgraded(self.send_upgrade(path, params, body))
+
+    def send_upgrade(self, path, params=None, body=None):
+        """The first half of hijack(): send the request; -> the socket to give upgraded()."""
         sock = self._connect()
         payload = b"" if body is None else json.dumps(body).encode("utf-8")
         head = ("POST %s HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
                 "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
                 % (self._url(path, params), len(payload)))
         sock.sendall(head.encode("ascii") + payload)
+        return sock
+
+    def upgraded(self, sock):
+        """The second half of hijack(): the raw socket once the daemon has taken it over."""
         status_line, headers = _read_head(sock)
         status = int(status_line.split()[1])
         if status >= 400:

@@ -13,7 +13,6 @@ import struct
 import sys
 import time
 
-from engine.cli import timestamps
 from engine.cli.client import ClientError
 
 ENGINE_ERROR, CANNOT_RUN, NOT_FOUND = 125, 126, 127
@@ -284,10 +283,13 @@ def run(client, argv):
 
 def _run_attached(client, container_id, args):
     try:
-        sock = client.hijack("/containers/%s/attach" % container_id,
-                             {"stream": 1, "stdin": int(args.interactive), "stdout": 1, "stderr": 1})
-        waiter = client.open("POST", "/containers/%s/wait" % container_id,
-                             {"condition": "removed" if args.rm else "next-exit"})
+        # Both asked before either answer is read: one round trip to the daemon, not two.
+        attach = client.send_upgrade("/containers/%s/attach" % container_id,
+                                     {"stream": 1, "stdin": int(args.interactive), "stdout": 1, "stderr": 1})
+        wait = client.send("POST", "/containers/%s/wait" % container_id,
+                           {"condition": "removed" if args.rm else "next-exit"})
+        sock = client.upgraded(attach)
+        waiter = client.answer(wait, "POST")
         client.post("/containers/%s/start" % container_id)
     except ClientError as error:
         return _error(error.message, start_exit_code(error.message))
@@ -698,6 +700,7 @@ def logs(client, argv):
     parser.add_argument("--until")
     parser.add_argument("container")
     args = parser.parse_args(argv)
+    from engine.cli import timestamps          # here: it brings datetime, which run has no use for
     times = {}
     for name in ("since", "until"):
         try:

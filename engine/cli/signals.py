@@ -8,8 +8,8 @@ The signals are blocked in every thread and taken by one thread with sigwait(), 
 signal.Notify hands them to a goroutine: no Python handler runs (so no KeyboardInterrupt),
 and none is missed whichever thread the kernel picks for it.
 """
+import _thread                 # not threading: its import was half of this module's cost to `run`
 import signal
-import threading
 
 from engine.cli.client import ClientError
 
@@ -40,7 +40,7 @@ class SignalProxy:
         if self.enabled:
             # Before any thread starts (the stdin copier, the forwarder): they inherit the mask.
             self.saved_mask = signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
-            threading.Thread(target=self._forward, daemon=True).start()
+            _thread.start_new_thread(self._forward, ())      # ends with the process, as a daemon thread
         return self
 
     def __exit__(self, *exc):

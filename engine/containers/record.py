@@ -8,7 +8,7 @@
         runtime/           the runtime's bundle (spec, shim socket, exit.json) while it runs
 
 The record is rewritten whole through a temporary file and a rename, so a crash leaves the
-old or the new one, never half of either.
+old or the new one, never half of either (and, fsync'd, a power cut too: see save()).
 """
 import datetime
 import json
@@ -34,12 +34,15 @@ def parse_time(text):
     return seconds + (float("0." + fraction[:6]) if fraction else 0.0)
 
 
-def write_json_atomic(path, value):
+def write_json_atomic(path, value, durable=True):
+    """Through a temporary file and a rename; `durable`: on the disk before the rename, so
+    that even a power cut leaves the old record or the new one."""
     temporary = "%s.tmp-%d-%d" % (path, os.getpid(), threading.get_ident())
     with open(temporary, "w") as target:
         json.dump(value, target, indent=1, sort_keys=True)
-        target.flush()
-        os.fsync(target.fileno())
+        if durable:
+            target.flush()
+            os.fsync(target.fileno())
     os.replace(temporary, path)
 
 
@@ -63,7 +66,10 @@ class Container:
             return cls(directory, json.load(source))
 
     def save(self):
-        write_json_atomic(os.path.join(self.directory, "container.json"), self.data)
+        # No fsync for a --rm container: the daemon removes it at start whenever it is found
+        # not running (as dockerd does), and after a power cut none is, whatever the record says.
+        write_json_atomic(os.path.join(self.directory, "container.json"), self.data,
+                          durable=not self.host_config["AutoRemove"])
 
     # --- names for the parts ---------------------------------------------------------
     @property

@@ -632,6 +632,9 @@ class ContainerService:
                 return
         elif shim is not None:
             self._release(container, shim)          # leftovers of a release cut short
+        if container.host_config["AutoRemove"]:
+            self._delete(container)                 # as dockerd: --rm and not running is removed
+            return
         if container.state["Status"] == "exited" and self._should_restart(container):
             try:
                 self._start(container)

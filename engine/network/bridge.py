@@ -5,7 +5,6 @@ the address leases) is kept in one JSON file so that a restarted daemon finds it
 import ipaddress
 import json
 import os
-import re
 import socket
 import threading
 
@@ -64,7 +63,6 @@ class Bridge:
 
     # --- endpoints -----------------------------------------------------------------
     def connect(self, container_id, netns_path, ports=(), mac=None):
-        netns_pid = _pid_of(netns_path)
         with self._lock:
             address = self.pool.allocate(container_id)
             try:
@@ -83,7 +81,7 @@ class Bridge:
             self._endpoints[container_id] = endpoint
             self._save()
         try:
-            links.connect_veth(self.name, container_id, netns_pid, netns_path,
+            links.connect_veth(self.name, container_id, netns_path,
                                "%s/%d" % (address, self.pool.network.prefixlen), self.gateway,
                                endpoint["MacAddress"])
             if resolved and self.use_iptables:
@@ -156,13 +154,6 @@ class Bridge:
         with open(temporary, "w") as target:
             json.dump(state, target, indent=1, sort_keys=True)
         os.replace(temporary, self._state_path)
-
-
-def _pid_of(netns_path):
-    match = re.match(r"^/proc/(\d+)/ns/net$", netns_path or "")
-    if not match:
-        raise ValueError("network namespace must be given as /proc/<pid>/ns/net, not %r" % netns_path)
-    return int(match.group(1))
 
 
 def _bindable(proto, port):

@@ -1,7 +1,11 @@
-"""Links: the bridge and the veth pairs, made with iproute2 in as few calls as it allows."""
+"""Links: the bridge (made once at daemon start, with iproute2 in as few calls as it allows)
+and a veth pair per container (rtnetlink: no process to start on a container's way up).
+"""
 import errno
 import os
 import subprocess
+
+from engine.network.rtnetlink import Netlink, NetlinkError
 
 
 class LinkError(RuntimeError):
@@ -63,35 +67,44 @@ def veth_name(container_id):
     return "veth" + container_id[:8]          # at most 15 characters, as the kernel wants
 
 
-def connect_veth(bridge, container_id, netns_pid, netns_path, address_cidr, gateway, mac):
+def connect_veth(bridge, container_id, netns_path, address_cidr, gateway, mac):
     """A veth pair: one end in the bridge, the other as eth0 in the container's netns."""
     host_end = veth_name(container_id)
-    if exists(host_end):                      # left over from a container that died with the daemon
-        _ip_batch(["link del %s" % host_end])
-    _ip_batch([
-        "link add name %s type veth peer name eth0 netns %d" % (host_end, netns_pid),
-        "link set %s master %s" % (host_end, bridge),
-        "link set %s type bridge_slave hairpin on" % host_end,
-        "link set %s up" % host_end,
-    ])
-    _ip_batch([
-        "link set lo up",
-        "link set eth0 address %s" % mac,
-        "addr add %s dev eth0" % address_cidr,
-        "link set eth0 up",
-        "route add default via %s dev eth0" % gateway,
-    ], netns_path=netns_path)
+    address, prefix_length = address_cidr.split("/")
+    try:
+        with Netlink() as host:
+            _delete_link(host, host_end)      # left over from a container that died with the daemon
+            host.add_veth(host_end, "eth0", netns_path, mac)
+            index = host.link_index(host_end)
+            host.set_master(index, host.link_index(bridge))
+            host.set_hairpin(index)
+            host.set_up(index)
+        with Netlink(netns_path) as container:
+            container.set_up(container.link_index("lo"))
+            eth0 = container.link_index("eth0")
+            container.add_address(eth0, address, int(prefix_length))
+            container.set_up(eth0)
+            container.add_default_route(gateway, eth0)
+    except OSError as error:                  # NetlinkError, or the namespace has gone
+        raise LinkError(str(error))
     return host_end
 
 
 def remove_veth(container_id):
-    host_end = veth_name(container_id)
-    if exists(host_end):
-        try:
-            _ip_batch(["link del %s" % host_end])
-        except LinkError:
-            if exists(host_end):              # gone meanwhile with its namespace: fine
-                raise
+    """Delete the host end (and so its peer); gone already with its namespace is fine."""
+    try:
+        with Netlink() as host:
+            _delete_link(host, veth_name(container_id))
+    except NetlinkError as error:
+        raise LinkError(str(error))
+
+
+def _delete_link(netlink, name):
+    try:
+        netlink.delete_link(netlink.link_index(name))
+    except NetlinkError as error:
+        if error.errno != errno.ENODEV:
+            raise
 
 
 def write_sysctl(key, value):

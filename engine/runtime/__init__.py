@@ -61,6 +61,8 @@ Interface used by the containers service (kept stable; extend, don't change):
     cgroup_v2() -> bool              a pure cgroup v2 host (no v1 controller mounted), where
                                      docker's defaults differ
     processes(bundle_dir) -> [(pid, ppid, user, cmdline), ...]   for `top`
+    reap_shims()                     collect the shims that have ended: they are the daemon's
+                                     children (call it now and then, e.g. every second)
 
 All of it works on cgroup v1, v2 and hybrid hosts, and on Python 3.6 (ctypes for unshare,
 setns, pivot_root, mount, capset, prctl).
@@ -69,23 +71,22 @@ Modules, one job each: client (launch, Shim: the daemon's side) starts shim (the
 process that owns a container), which forks init (the container's first process: cgroups,
 namespaces, rootfs, then process: user, capabilities, exec) or exec (docker exec); console
 (ptys), channel (the shim/child handshake), logs (json-file), bundle (the bundle's files),
-source (where shims import the engine from),
 users, capabilities, cgroups, devices (the device rules, v2's as eBPF), namespaces (ctypes
 syscalls), processes (top).
 
 Details the daemon may rely on:
-- The shim is started as `sys.executable -I -S -c "import sys; sys.path.insert(0, ROOT);
-  from engine.runtime.shim import main; main()" container|exec DIR FD`, ROOT being the
-  directory that holds the `engine` package, links resolved (a host's engine link may
-  already name an upgrade the running daemon is not): no console script and no `yardd`
-  subcommand is needed, from a checkout, a wheel, the installed copy of yard.pyz that hosts
-  run, or yard.pyz itself alike. From yard.pyz, ROOT is a copy of
-  its engine/ unpacked once into /run/yard/engine-<digest>/, so that Python can cache the
-  compiled modules (it cannot inside a zip, and each start would compile them again).
-- The bundle directory holds spec.json, pid (the container's host pid), shim.pid,
-  shim.sock, started, exit.json {"code", "oom_killed", "finished_at"} and shim.log (the
-  shim's own errors). `cleanup()` leaves only exit.json (a Shim made afterwards has
-  pid None and still answers status()/exit_status()); the daemon removes the directory.
+- The shim is a fork of the daemon, made from the thread that calls launch() or
+  exec_process(): it runs the code the daemon has loaded (no interpreter start, no import,
+  nothing read from the engine's files, which an upgrade may have replaced), in a session
+  of its own, with the daemon's descriptors closed, and named `yard-shim` (ps, pkill). It
+  stays the daemon's child (no second fork): reap_shims() collects it once it has ended.
+  What a running shim costs is the pages it writes, not a copy of the daemon (about 4 MiB
+  private, against 5.5 MiB for the fresh interpreter shims were before).
+- The bundle directory holds spec.json, pid (the container's host pid), shim.pid (the
+  shim's pid and start time: a recycled pid is not taken for it), shim.sock, started,
+  exit.json {"code", "oom_killed", "finished_at"} and shim.log (the shim's own errors).
+  `cleanup()` leaves only exit.json (a Shim made afterwards has pid None and still
+  answers status()/exit_status()); the daemon removes the directory.
 - signal() and resize() on an ended process raise RuntimeError("... is not running").
 - The overlay and every mount exist only in the container's mount namespace: nothing is
   mounted on the host, so nothing can leak there. /sys/fs/cgroup shows the container's own
@@ -109,9 +110,9 @@ Details the daemon may rely on:
   with docker, it ignores signals it has no handler for, except SIGKILL.
 """
 from .cgroups import cgroup_stats, is_v2 as cgroup_v2
-from .client import CreateError, ExitStatus, Shim, launch
+from .client import CreateError, ExitStatus, Shim, launch, reap_shims
 from .exec import ExecShim, exec_process
 from .processes import processes
 
 __all__ = ["CreateError", "ExecShim", "ExitStatus", "Shim", "cgroup_stats", "cgroup_v2", "exec_process",
-           "launch", "processes"]
+           "launch", "processes", "reap_shims"]

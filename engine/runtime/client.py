@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import socket
-import sys
 
 from .bundle import read_int, read_json, read_line, remove, with_socket_address, write_json
 from .cgroups import Cgroup
@@ -26,30 +25,53 @@ class CreateError(RuntimeError):
         self.exit_code = exit_code
 
 
+# Shims this daemon forked: its children until they end, collected by reap_shims().
+_children = set()
+
+
+def start_time(pid):
+    """When process `pid` started (clock ticks after boot): with its pid, names it for good.
+    None once it has ended (a zombie)."""
+    with open("/proc/%d/stat" % pid) as handle:
+        fields = handle.read().rpartition(")")[2].split()
+    return None if fields[0] == "Z" else int(fields[19])
+
+
+def reap_shims():
+    """Collect the shims of this daemon that have ended: the daemon calls it every second."""
+    for pid in list(_children):
+        try:
+            ended = os.waitpid(pid, os.WNOHANG)[0]
+        except ChildProcessError:             # collected by another thread meanwhile
+            ended = pid
+        if ended:
+            _children.discard(pid)
+
+
 def spawn(mode, directory):
     """Start a shim for `directory` and wait until its process is created (or failed).
 
-    The shim runs as `python -I -S -c <import engine.runtime.shim; main()>`, with the engine's
-    location on sys.path (see source.py): that works from a checkout, an installed package
-    and a zipapp, and needs no console script. It starts in a new session and forks again,
-    so it is nobody's child once `spawn` returns: a daemon restart does not touch it.
+    The shim is a fork of the daemon (shim.main): it runs the code the daemon has in memory,
+    with no interpreter to start and nothing to import (a fresh `python -c` shim took more
+    than half of a container's start), and it is always the daemon's own version of that
+    code, whatever an upgrade does to the files meanwhile. It starts a session of its own,
+    so a daemon restart does not touch it (it is then nobody's child). It does not fork
+    again to stop being the daemon's child (a fork of the daemon costs a few ms): the
+    daemon collects it once it ends (reap_shims). Its own errors go to shim.log.
     """
-    # Here, not at the top: every shim imports this module, and needs neither.
-    import subprocess
-    from . import source
-    code = ("import sys; sys.path.insert(0, %r); from engine.runtime.shim import main; main()"
-            % source.shim_path())
+    from .shim import main                  # here: the shim imports this module
     ready_read, ready_write = os.pipe()
+    log = os.open(os.path.join(directory, "shim.log"),
+                  os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+    try:
+        shim = os.fork()
+        if shim == 0:                       # never returns to the daemon's code
+            main(mode, directory, ready_write, log)
+    finally:
+        os.close(ready_write)               # the shim holds the only other end: EOF if it dies
+        os.close(log)
+    _children.add(shim)
     with os.fdopen(ready_read, "rb") as ready:
-        try:
-            with open(os.path.join(directory, "shim.log"), "ab") as log:
-                leader = subprocess.Popen(
-                    [sys.executable, "-I", "-S", "-c", code, mode, directory, str(ready_write)],
-                    pass_fds=(ready_write,), start_new_session=True, cwd="/",
-                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
-        finally:
-            os.close(ready_write)        # the shim holds the only other end: EOF if it dies
-        leader.wait()
         reply = ready.readline()
     if not reply:
         raise CreateError("the container shim failed to start (see %s)"
@@ -153,13 +175,22 @@ class Shim:
             return ExitStatus(255, False, "")
 
     def _shim_alive(self):
-        """Is shim.pid still our shim (and not a recycled pid after a reboot)?"""
+        """Is shim.pid still our shim (and not a recycled pid, or one after a reboot)?"""
         try:
-            shim_pid = read_int(self._path("shim.pid"))
-            with open("/proc/%d/cmdline" % shim_pid, "rb") as handle:
-                return os.fsencode(self.directory) in handle.read().split(b"\0")
+            with open(self._path("shim.pid")) as handle:
+                fields = [int(field) for field in handle.read().split()]
+            if len(fields) == 1:
+                return self._started_python_shim_alive(fields[0])
+            return fields[1] == start_time(fields[0])
         except (FileNotFoundError, ProcessLookupError, ValueError):
             return False
+
+    def _started_python_shim_alive(self, shim_pid):
+        """A shim of an engine before forked shims (still running across an upgrade, with
+        live-restore) wrote its pid alone, and was a `python -c ...` with the directory among
+        its arguments."""
+        with open("/proc/%d/cmdline" % shim_pid, "rb") as handle:
+            return os.fsencode(self.directory) in handle.read().split(b"\0")
 
     def _stop(self):
         """Kill the process if it still runs, and wait for the shim to record its end."""

@@ -29,6 +29,7 @@ MS_STRICTATIME = 0x1000000
 MNT_DETACH = 0x2
 
 PR_SET_KEEPCAPS = 8
+PR_SET_NAME = 15
 PR_CAPBSET_DROP = 24
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
@@ -112,6 +113,12 @@ def sethostname(name):
 
 def prctl(option, arg2=0, arg3=0, arg4=0, arg5=0):
     return _check(_libc.prctl(option, arg2, arg3, arg4, arg5), "prctl", option, arg2)
+
+
+def set_process_name(name):
+    """This process's name as ps, top and pkill show it (at most 15 bytes are kept)."""
+    buffer = ctypes.create_string_buffer(name)
+    prctl(PR_SET_NAME, ctypes.addressof(buffer))
 
 
 class _CapHeader(ctypes.Structure):

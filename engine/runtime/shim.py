@@ -1,5 +1,5 @@
-"""The per-container shim: a small process, detached from the daemon, that owns one container
-process (a container's init, or an exec) for its whole life.
+"""The per-container shim: a process forked from the daemon and detached from it, that owns
+one container process (a container's init, or an exec) for its whole life.
 
 It holds the process's stdio (a pty master when there is a terminal, pipes otherwise),
 copies its output to the json-file log and to attached clients, lets it exec on START,
@@ -13,11 +13,12 @@ socket in the bundle directory, one JSON request line per connection:
         output in docker's 8-byte frames (raw bytes with a tty); what the client sends is
         the process's stdin, and closing its sending side closes that stdin (no tty).
 
-Files in the bundle (or exec) directory: spec.json (exec.json), shim.pid, pid (the process,
-host pid), shim.sock, started, exit.json {"code", "oom_killed", "finished_at"}, shim.log
-(the shim's own errors).
+Files in the bundle (or exec) directory: spec.json (exec.json), shim.pid (its pid and start
+time), pid (the process, host pid), shim.sock, started, exit.json {"code", "oom_killed",
+"finished_at"}, shim.log (the shim's own errors).
 """
 import errno
+import gc
 import json
 import os
 import selectors
@@ -26,11 +27,12 @@ import socket
 import struct
 import sys
 import time
+import traceback
 
 from . import channel, console, init, namespaces
 from .bundle import read_json, read_line, remove, with_socket_address, write_json
 from .cgroups import Cgroup
-from .client import REQUEST_TIMEOUT, CreateError
+from .client import REQUEST_TIMEOUT, CreateError, start_time
 from .logs import JsonLog, timestamp
 
 # How long output may still arrive after the process ended (a background child in the host
@@ -39,30 +41,73 @@ DRAIN_SECONDS = 2.0
 STREAM_IDS = {"stdout": 1, "stderr": 2}
 
 
-def main():
-    """The shim process: `main container|exec DIRECTORY READY_FD`."""
-    mode, directory, ready_fd = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    if os.fork():
-        os._exit(0)                      # the session leader goes: no terminal can be acquired
-    os.set_inheritable(ready_fd, False)  # the container must not hold spawn()'s pipe
-    with open(os.path.join(directory, "shim.pid"), "w") as handle:
-        handle.write(str(os.getpid()))
+def main(mode, directory, ready_fd, log_fd):
+    """The shim, in a process just forked from the daemon by spawn(); never returns.
+
+    `mode` is "container" or "exec"; the reply (the process's pid, or why it could not be
+    created) goes to `ready_fd` as one JSON line; `log_fd` becomes stderr.
+    """
     try:
-        if mode == "container":
-            server = _create_container(directory)
-        else:
-            from .exec import create_exec
-            server = create_exec(directory)
-        reply = {"pid": server.pid}
-    except CreateError as error:
-        server, reply = None, {"error": str(error), "code": error.exit_code}
-    except Exception as error:
-        server, reply = None, {"error": str(error) or repr(error), "code": 125}
-    os.write(ready_fd, (json.dumps(reply) + "\n").encode())
-    os.close(ready_fd)
-    if server is not None:
-        server.serve()
-    os._exit(0)
+        _leave_daemon(ready_fd, log_fd)
+        with open(os.path.join(directory, "shim.pid"), "w") as handle:
+            handle.write("%d %d" % (os.getpid(), start_time(os.getpid())))
+        try:
+            if mode == "container":
+                server = _create_container(directory)
+            else:
+                from .exec import create_exec
+                server = create_exec(directory)
+            reply = {"pid": server.pid}
+        except CreateError as error:
+            server, reply = None, {"error": str(error), "code": error.exit_code}
+        except Exception as error:
+            server, reply = None, {"error": str(error) or repr(error), "code": 125}
+        os.write(ready_fd, (json.dumps(reply) + "\n").encode())
+        os.close(ready_fd)
+        if server is not None:
+            server.serve()
+    except BaseException:
+        traceback.print_exc()
+        sys.stderr.flush()
+    finally:
+        os._exit(0)
+
+
+def _leave_daemon(ready_fd, log_fd):
+    """Shed what the daemon's fork left: its session, signal handlers, files and sockets.
+
+    It becomes the leader of a session with no terminal, and stays so: it opens no terminal
+    (a container's pty is opened O_NOCTTY, by the container's process).
+
+    The daemon forked this process from one of its threads, with other threads running: any
+    lock they held stays held here. So nothing here takes one: stdio gets new file objects
+    (the daemon's may be locked mid-write), and nothing is imported. The garbage collector
+    never visits the daemon's objects (frozen, or off on Python 3.6): a socket of the daemon
+    found unreachable would close its descriptor number, which by then names a file of ours.
+    """
+    freeze = getattr(gc, "freeze", None)         # Python 3.7+
+    if freeze is not None:
+        freeze()
+    else:
+        gc.disable()
+    os.setsid()
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+    namespaces.set_process_name(b"yard-shim")     # so `pkill yardd` leaves containers alone
+    os.chdir("/")
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(null, 1)
+    os.dup2(log_fd, 2)
+    for fd in [int(name) for name in os.listdir("/proc/self/fd")]:
+        if fd > 2 and fd != ready_fd:
+            try:
+                os.close(fd)
+            except OSError:              # listdir's own, closed already
+                pass
+    sys.stdin = open(0, "r", closefd=False)
+    sys.stdout = open(1, "w", closefd=False)
+    sys.stderr = open(2, "w", closefd=False)
 
 
 def _create_container(directory):
@@ -102,8 +147,7 @@ def fork_child(directory, tty, keep_stdin, new_pid_namespace, child, log=None, c
         try:
             shim_end.close()
             child(child_end, child_stdio)
-        except BaseException:
-            import traceback               # only for an engine bug: show it in the container's stderr
+        except BaseException:              # an engine bug: show it in the container's stderr
             traceback.print_exc()
         finally:
             os._exit(125)                  # never run the shim's own code in the child

@@ -82,6 +82,16 @@ def test_state_survives_a_restart_and_without_live_restore_running_containers_sh
     assert daemon.yard_ok("wait", "waiting") == "0\n"
 
 
+def test_a_rm_container_not_running_is_removed_when_the_daemon_starts_as_dockerd_does(make_daemon):
+    daemon = make_daemon()
+    daemon.yard_ok("create", "--rm", "--name", "never-started", "busybox", "true")
+    daemon.yard_ok("create", "--name", "kept", "busybox", "true")
+    daemon.stop()
+    daemon.start()
+    assert daemon.yard_ok("ps", "-a", "--format", "{{.Names}}") == "kept\n"
+    assert len(daemon.container_dirs()) == 1
+
+
 def test_live_restore_keeps_containers_and_their_ports_across_a_restart(make_daemon):
     daemon = make_daemon(live_restore=True)
     daemon.yard_ok("run", "-d", "--name", "kept", "-p", "80", "busybox", "sh", "-c",

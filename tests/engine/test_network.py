@@ -127,6 +127,28 @@ def test_container_gets_an_address_and_a_default_route(bridge, containers):
     assert endpoint["MacAddress"].startswith("02:42:")
 
 
+def test_the_veth_is_a_hairpin_port_of_the_bridge_with_the_endpoints_mac_and_goes_on_disconnect(
+        bridge, containers):
+    container = containers()
+    endpoint = bridge.connect(container.id, container.netns)
+    host_end = "veth" + container.id[:8]
+    port = subprocess.run(["ip", "-d", "link", "show", host_end], stdout=subprocess.PIPE,
+                          universal_newlines=True).stdout
+    assert "master %s" % bridge.name in port and "hairpin on" in port and ",UP" in port
+    eth0 = subprocess.run(in_netns(container.netns, ["ip", "link", "show", "eth0"]), stdout=subprocess.PIPE,
+                          universal_newlines=True).stdout
+    assert "link/ether %s " % endpoint["MacAddress"] in eth0 and ",UP" in eth0
+    bridge.disconnect(container.id)
+    assert not os.path.exists("/sys/class/net/%s" % host_end)
+
+
+def test_a_veth_that_cannot_be_made_is_an_error_that_says_why(bridge, containers):
+    container = containers()
+    with pytest.raises(RuntimeError, match="No such file or directory: '/proc/4194305/ns/net'"):
+        bridge.connect(container.id, "/proc/4194305/ns/net")      # above pid_max: no such process
+    assert bridge.endpoints() == {}
+
+
 def test_two_containers_on_the_bridge_reach_each_other(bridge, containers):
     first, second = containers(), containers()
     first_address = bridge.connect(first.id, first.netns)["IPAddress"]

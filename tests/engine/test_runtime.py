@@ -5,7 +5,6 @@ Containers run a busybox-static root filesystem, in a new empty network namespac
 cgroup parent unique to this run that is removed at the end.
 """
 import binascii
-import hashlib
 import json
 import os
 import shutil
@@ -15,7 +14,6 @@ import struct
 import subprocess
 import sys
 import textwrap
-import zipfile
 
 import pytest
 
@@ -534,42 +532,68 @@ def test_the_shim_outlives_its_daemon_and_reconnects(containers):
         assert '"log": "started\\n"' in log.read()
 
 
-def test_a_zipapp_engine_starts_its_shims_from_its_own_code(containers, tmp_path):
-    """yard.pyz holds engine/ at its root: shims run that code (unpacked once, so that
-    Python can cache it compiled), not a checkout's."""
-    bundle = tmp_path / "yard.pyz"
-    with zipfile.ZipFile(str(bundle), "w") as archive:
-        for directory, _, files in os.walk(os.path.join(ENGINE_ROOT, "engine")):
-            for name in files:
-                if name.endswith(".py"):
-                    path = os.path.join(directory, name)
-                    archive.write(path, os.path.relpath(path, ENGINE_ROOT))
-    spec = containers.spec(["sh", "-c", "echo zipped; sleep 1000"])
+def test_the_shim_is_the_daemons_own_code_and_holds_none_of_its_files(containers, tmp_path):
+    """A shim is a fork of the daemon: it starts even once the engine's files are gone (an
+    upgrade replaced them), and it keeps none of the daemon's descriptors (a client's
+    connection it held would never see its end)."""
+    copy = tmp_path / "engine-copy"
+    shutil.copytree(os.path.join(ENGINE_ROOT, "engine"), str(copy / "engine"),
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    spec = containers.spec(["sh", "-c", "echo forked; sleep 1000"])
+    marker = tmp_path / "daemon-file"
     daemon = subprocess.run([sys.executable, "-I", "-c", textwrap.dedent("""
-        import json, sys
+        import json, shutil, sys, threading
         sys.path.insert(0, sys.argv[1])
         from engine import runtime
-        assert runtime.__file__.startswith(sys.argv[1]), runtime.__file__
-        runtime.launch(sys.argv[2], json.loads(sys.argv[3])).start()
-    """), str(bundle), os.path.dirname(spec["log"]["path"]), json.dumps(spec)], cwd="/")
+        shutil.rmtree(sys.argv[1])
+        held = open(sys.argv[3], "w")
+        busy = threading.Thread(target=threading.Event().wait, daemon=True)
+        busy.start()
+        runtime.launch(sys.argv[2], json.loads(sys.argv[4])).start()
+    """), str(copy), os.path.dirname(spec["log"]["path"]), str(marker), json.dumps(spec)], cwd="/")
     assert daemon.returncode == 0
     shim = runtime.Shim(os.path.dirname(spec["log"]["path"]))
     containers.shims.append(shim)
     with open(os.path.join(shim.directory, "shim.pid")) as handle:
-        shim_pid = int(handle.read())
-    with open("/proc/%d/cmdline" % shim_pid, "rb") as handle:
-        cmdline = handle.read().decode()
-    with open(str(bundle), "rb") as zipapp:
-        unpacked = "/run/yard/engine-" + hashlib.sha256(zipapp.read()).hexdigest()[:16]
-    try:
-        assert "sys.path.insert(0, %r)" % unpacked in cmdline
-        assert os.listdir(os.path.join(unpacked, "engine", "runtime", "__pycache__"))
-        shim.signal(signal.SIGKILL)
-        assert shim.wait().code == 137
-    finally:
-        shutil.rmtree(unpacked, ignore_errors=True)        # this test's own zipapp only
+        shim_pid = int(handle.read().split()[0])
+    with open("/proc/%d/comm" % shim_pid) as handle:
+        assert handle.read() == "yard-shim\n"
+    held = [os.readlink("/proc/%d/fd/%s" % (shim_pid, fd)) for fd in os.listdir("/proc/%d/fd" % shim_pid)]
+    assert str(marker) not in held
+    assert shim.status() == "running"
+    shim.signal(signal.SIGKILL)
+    assert shim.wait().code == 137
     with open(spec["log"]["path"]) as log:
-        assert json.loads(log.readline())["log"] == "zipped\n"
+        assert json.loads(log.readline())["log"] == "forked\n"
+
+
+def test_an_ended_shim_is_collected_not_left_a_zombie(containers):
+    status, out, _ = containers.run(["echo", "bye"])
+    assert (status.code, out) == (0, b"bye\n")
+    shim = containers.shims[-1]
+    with open(os.path.join(shim.directory, "shim.pid")) as handle:
+        shim_pid = int(handle.read().split()[0])
+    for _ in range(100):
+        runtime.reap_shims()
+        if not os.path.exists("/proc/%d" % shim_pid):
+            break
+        subprocess.run(["sleep", "0.05"])
+    assert not os.path.exists("/proc/%d" % shim_pid)
+
+
+def test_a_recycled_shim_pid_is_not_taken_for_the_shim(containers):
+    shim, _ = containers.launch(["sleep", "1000"])
+    shim.start()
+    assert shim.status() == "running"
+    path = os.path.join(shim.directory, "shim.pid")
+    with open(path) as handle:
+        written = handle.read()
+    with open(path, "w") as handle:
+        handle.write(written.split()[0] + " 1")      # as if the pid now named another process
+    assert shim.status() == "exited"
+    with open(path, "w") as handle:
+        handle.write(written)
+    assert shim.status() == "running"
 
 
 def test_cleanup_leaves_no_mount_cgroup_or_file(containers):

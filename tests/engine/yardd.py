@@ -117,7 +117,8 @@ class Yardd:
 
     # --- what is left behind --------------------------------------------------------------
     def engine_processes(self):
-        """Live processes started for this daemon's containers (their shims name the data root)."""
+        """Live processes started for this daemon's containers: their shims, forks of the daemon,
+        carry its command line, and so its --data-root."""
         found = []
         for entry in os.listdir("/proc"):
             if not entry.isdigit() or int(entry) == (self.process.pid if self.process else -1):
