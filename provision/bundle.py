@@ -72,8 +72,8 @@ def install_script(bundle_path, link, python, sha256):
     """POSIX sh, run on the host after the bundle is in place: unpack it beside `link`, compile
     it with `python`, then point `link` at it (a rename: the launchers see the old copy or the
     new one, never half of one). An installed copy is never rewritten: its name says its
-    digest. The copy `link` pointed at stays, since a running yardd starts its shims from it
-    until it is restarted; older ones are removed."""
+    digest. The copy `link` pointed at stays until the next install (going back is one link
+    away); older ones are removed. A running yardd needs neither: its shims are forks of it."""
     directory, name = os.path.dirname(link) or "/", os.path.basename(link)
     target, python = shlex.quote(installed_name(link, sha256)), shlex.quote(python)
     partial, new_link, name = shlex.quote(name + ".partial"), shlex.quote(name + ".new"), shlex.quote(name)
