@@ -5,11 +5,14 @@ functools.lru_cache would let each of them miss and repeat the work (compile a J
 run yardd on a daemon.json, build the engine bundle). Here the first caller does it and the
 others with the same arguments wait for its result: for the process's life when the result
 depends only on the arguments (once_per_arguments), for one run otherwise (per_run: the
-engine bundle, read from engine/ as it is when the run starts).
+engine bundle, read from engine/ as it is when the run starts). What is worth keeping
+between runs goes below cache_dir().
 """
 import functools
+import os
 import threading
 from concurrent.futures import Future
+from pathlib import Path
 
 
 def once_per_arguments(function):
@@ -43,3 +46,8 @@ def once_per_arguments(function):
 def per_run():
     """A fresh once(function, *args) for one run's hosts: each distinct call is computed once."""
     return once_per_arguments(lambda function, *args: function(*args))
+
+
+def cache_dir():
+    """Where provision keeps work between runs: $XDG_CACHE_HOME/dockyard, ~/.cache/dockyard."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dockyard"

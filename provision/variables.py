@@ -7,7 +7,6 @@ names where it was used. The rules are written down in provision/actions/__init_
 import hashlib
 import json
 import keyword
-import os
 import re
 import shlex
 import traceback
@@ -17,7 +16,7 @@ import jinja2
 import yaml
 
 from provision.actions import as_bool, is_template
-from provision.memo import once_per_arguments
+from provision.memo import cache_dir, once_per_arguments
 
 REPOSITORY_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 MAX_DEPTH = 10   # variables referring to variables: deeper than this is taken for a cycle
@@ -226,9 +225,8 @@ def _bytecode_cache():
     is no place for them. Parsing and compiling the templates took about a fifth of the
     controller's CPU in a no-op run. Jinja checks each template's source; the key covers what
     it does not check: this module, which sets up the environment, and Jinja's version."""
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dockyard"
     key = hashlib.sha256(Path(__file__).read_bytes() + jinja2.__version__.encode()).hexdigest()[:16]
-    directory = cache / ("jinja-" + key)
+    directory = cache_dir() / ("jinja-" + key)
     try:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError:

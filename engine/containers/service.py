@@ -290,9 +290,8 @@ class ContainerService:
             if restart:
                 container.data["RestartCount"] += 1
                 container.set_restarting()
-            # A record is written with an fsync: spare it for a container --rm removes next,
-            # whose end nobody reads. Should the daemon stop in between, restore() finds it
-            # running with no shim, records its end then, and removes it.
+            # Not for a container --rm removes next: nobody reads its end. Should the daemon
+            # stop in between, restore() finds it not running and removes it.
             if restart or not container.host_config["AutoRemove"]:
                 container.save()
         if restart:

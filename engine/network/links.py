@@ -12,12 +12,9 @@ class LinkError(RuntimeError):
     pass
 
 
-def _ip_batch(commands, netns_path=None):
-    """Run iproute2 commands in one process (inside a network namespace when given)."""
-    argv = ["ip", "-batch", "-"]
-    if netns_path:
-        argv = ["nsenter", "--net=" + netns_path] + argv
-    result = subprocess.run(argv, input="\n".join(commands) + "\n", stdout=subprocess.PIPE,
+def _ip_batch(commands):
+    """Run iproute2 commands in one process."""
+    result = subprocess.run(["ip", "-batch", "-"], input="\n".join(commands) + "\n", stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, universal_newlines=True)
     if result.returncode != 0:
         raise LinkError("ip: %s" % (result.stderr.strip() or "failed: %s" % "; ".join(commands)))

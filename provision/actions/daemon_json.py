@@ -16,7 +16,6 @@ Then it is written as the template action writes files.
 import hashlib
 import ipaddress
 import json
-import os
 import re
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from urllib.parse import urlsplit
 from provision import bundle
 from provision.actions import ActionError, Arg, as_bool
 from provision.actions import template
-from provision.memo import once_per_arguments
+from provision.memo import cache_dir, once_per_arguments
 
 ARGS = {
     "src": Arg("str", required=True),
@@ -91,9 +90,8 @@ def yardd_validate(content, bundle_bytes):
 
 def accepted_record(bundle_bytes, content):
     """The file whose presence says that this bundle's yardd accepted this daemon.json."""
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     key = hashlib.sha256(bundle_bytes + b"\0" + content.encode()).hexdigest()
-    return cache / "dockyard" / "yardd-accepted" / key
+    return cache_dir() / "yardd-accepted" / key
 
 
 check = template.check
