@@ -210,7 +210,7 @@ class ContainerService:
             self._start_failed(container, error.exit_code, str(error))
         try:
             endpoint = {}
-            if mode in ("default", "bridge"):
+            if self._bridged(container):
                 endpoint = self.network.connect(container.id, "/proc/%d/ns/net" % shim.pid,
                                                 published_ports(container.config, container.host_config))
             container.data["NetworkSettings"] = endpoint
@@ -232,6 +232,11 @@ class ContainerService:
         container.save()
         threading.Thread(target=self._monitor, args=(container, shim), daemon=True).start()
 
+    @staticmethod
+    def _bridged(container):
+        """Is the container on the bridge, with a veth and an address of its own?"""
+        return container.host_config["NetworkMode"] in ("default", "bridge")
+
     def _joined_namespace(self, mode):
         """The network namespace to join for `container:<name>`; None (a new one) otherwise."""
         if not mode.startswith("container:"):
@@ -251,11 +256,12 @@ class ContainerService:
             self._delete(container)               # --rm: docker removes what could not start, too
         raise StartError(message, code)
 
-    def _release(self, container, shim):
+    def _release(self, container, shim, unlink=True):
         """Give back what a run held: its network endpoint, the runtime's cgroup and files
-        (the caller holds the lock). Used after an exit and after a start that failed."""
-        if container.host_config["NetworkMode"] in ("default", "bridge"):
-            self.network.disconnect(container.id)
+        (the caller holds the lock). Used after an exit and after a start that failed.
+        With unlink=False the veth stays, for the caller to delete (network.unlink)."""
+        if self._bridged(container):
+            self.network.disconnect(container.id, unlink)
         container.data["NetworkSettings"] = {}
         for attempt in range(CLEANUP_ATTEMPTS if shim is not None else 0):
             try:
@@ -279,14 +285,21 @@ class ContainerService:
         self._exited(container, shim, status)
 
     def _exited(self, container, shim, status):
+        # A container --rm removes next loses its veth after the removal is answered: deleting
+        # a link waits for RCU grace periods (12 to 30 ms here), and `run --rm` waits for the
+        # removal. Its address and ports are given back before, as always.
+        unlink_later = container.host_config["AutoRemove"] and self._bridged(container)
         with container.lock:
             if container.shim is not shim:
                 return
             container.shim = None
-            self._release(container, shim)
+            self._release(container, shim, unlink=not unlink_later)
             self._forget_execs(container)
             container.set_exited(status.code, status.oom_killed, status.finished_at)
             restart = self._should_restart(container)
+            if restart and unlink_later:
+                self.network.unlink(container.id)     # before its next start makes one again
+                unlink_later = False
             if restart:
                 container.data["RestartCount"] += 1
                 container.set_restarting()
@@ -300,6 +313,8 @@ class ContainerService:
             with container.lock:
                 if not container.removed and not container.running:
                     self._delete(container)
+        if unlink_later:
+            self.network.unlink(container.id)
 
     def _should_restart(self, container):
         if self._shutting_down or container.cancel_restart:

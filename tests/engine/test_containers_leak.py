@@ -6,7 +6,7 @@ import os
 import pytest
 
 from engine.cli.client import Client
-from yardd import yardd  # noqa: F401  (the fixture)
+from yardd import wait_for, yardd  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 
@@ -25,6 +25,8 @@ def test_run_rm_cycles_leave_nothing_behind(yardd):
         client.post("/containers/%s/start" % container_id)
         assert b'"StatusCode": 0' in waiter.read(), "cycle %d" % cycle
         waiter.close()
+    # The last container's veth goes just after its removal was answered (ContainerService._exited).
+    assert wait_for(lambda: yardd.veths() == [], timeout=5)
     assert yardd.leftovers() == {"processes": [], "cgroups": [], "veths": [], "mounts": [], "containers": []}
     assert yardd.rules() == baseline_rules
     assert client.get("/containers/json", {"all": 1}) == []
