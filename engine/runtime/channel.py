@@ -1,13 +1,14 @@
 """The handshake between a shim and the child it forks (init or exec), over a SEQPACKET pair.
 
-The child sends one message when it is ready to exec (or why it cannot), with the pty
-master attached when there is a terminal; the shim answers with START when the user's
-command may run.
+The shim says JOINED once it has moved the child into the container's cgroup. The child
+sends one message when it is ready to exec (or why it cannot), with the pty master attached
+when there is a terminal; the shim answers with START when the user's command may run.
 """
 import array
 import json
 import socket
 
+JOINED = b"joined"
 START = b"start"
 
 

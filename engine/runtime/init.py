@@ -1,22 +1,25 @@
-"""The container's first process, from fork to exec, in runc's order: cgroup, namespaces,
-hostname, the root filesystem and its mounts, pivot_root, terminal, masked and read-only
-paths, user and capabilities, then (after the shim's START) the user's command as PID 1.
+"""The container's first process, from fork to exec: namespaces, hostname, the root
+filesystem and its mounts, pivot_root, terminal, masked and read-only paths, the cgroup and
+its namespace, user and capabilities, then (after the shim's START) the user's command as
+PID 1.
+
+The shim moves this process into the container's cgroup meanwhile (as runc's parent does
+for its init), so the cgroup comes late here: its namespace must be made once in it.
 """
 import os
 
-from . import capabilities, console, namespaces, process, rootfs
+from . import capabilities, channel, console, namespaces, process, rootfs
 
 
 def run(spec, cgroup, sock, stdio):
     """Never returns. `stdio` is (stdin, stdout, stderr) fds, or None for a terminal."""
-    process.child_main(sock, lambda: _create(spec, cgroup, stdio))
+    process.child_main(sock, lambda: _create(spec, cgroup, stdio, sock))
 
 
-def _create(spec, cgroup, stdio):
+def _create(spec, cgroup, stdio, sock):
     if stdio is not None:
         process.use_pipes(stdio)
     os.umask(0o022)                            # mount points as docker makes them
-    cgroup.join()                              # before the cgroup namespace, so it is its root
     _enter_namespaces(spec)
     privileged = spec.get("privileged", False)
     root = spec["rootfs"]["merged"]
@@ -43,19 +46,27 @@ def _create(spec, cgroup, stdio):
     if not privileged:
         rootfs.readonly_paths()
         rootfs.mask_paths()
+    _enter_cgroup_namespace(spec, sock)
     path, env = process.prepare_command(spec["args"], spec.get("env") or [],
                                         spec.get("cwd") or "/", spec.get("user") or "",
                                         caps, highest)
     return path, spec["args"], env, spec.get("no_new_privileges", False), master
 
 
+def _enter_cgroup_namespace(spec, sock):
+    """Once the shim has moved us into the container's cgroup, a cgroup namespace rooted
+    there (unless the spec keeps the host's)."""
+    if sock.recv(16) != channel.JOINED:
+        raise RuntimeError("the shim went away before the container joined its cgroup")
+    # EL7's 3.10 kernel has no cgroup namespaces
+    if (spec.get("namespaces") or {}).get("cgroup") != "host" and os.path.exists("/proc/self/ns/cgroup"):
+        namespaces.unshare(namespaces.CLONE_NEWCGROUP)
+
+
 def _enter_namespaces(spec):
-    """New mount, uts, ipc, net and cgroup namespaces (or the ones the spec names)."""
+    """New mount, uts, ipc and net namespaces (or the ones the spec names)."""
     wanted = spec.get("namespaces") or {}
     flags = namespaces.CLONE_NEWNS
-    # EL7's 3.10 kernel has no cgroup namespaces
-    if wanted.get("cgroup") != "host" and os.path.exists("/proc/self/ns/cgroup"):
-        flags |= namespaces.CLONE_NEWCGROUP
     network = wanted.get("network")
     if network is None:
         flags |= namespaces.CLONE_NEWNET

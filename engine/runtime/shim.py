@@ -129,7 +129,11 @@ def _create_container(directory):
 
 
 def fork_child(directory, tty, keep_stdin, new_pid_namespace, child, log=None, cgroup=None):
-    """Fork the process `child(sock, stdio)` builds, wait until it is ready; -> Server."""
+    """Fork the process `child(sock, stdio)` builds, wait until it is ready; -> Server.
+
+    With a `cgroup` (a container's init), the shim moves the child into it while the child
+    builds its namespaces and mounts, then tells it JOINED: the grace period the move may
+    wait for (Cgroup.join) is not the child's to wait. The Server reports its OOM kills."""
     shim_end, child_end = channel.pair()
     parent_fds, child_stdio = [], None
     if not tty:
@@ -154,8 +158,18 @@ def fork_child(directory, tty, keep_stdin, new_pid_namespace, child, log=None, c
     child_end.close()
     for fd in child_stdio or ():
         os.close(fd)
+    failure = None
+    if cgroup is not None:
+        try:
+            cgroup.join(pid)
+            shim_end.send(channel.JOINED)
+        except OSError as error:
+            failure = {"error": "cannot put the container's process in its cgroup: %s" % error,
+                       "code": 125}
+            os.kill(pid, signal.SIGKILL)         # it waits for JOINED, unless it failed first
     message, master = channel.receive(shim_end)
     if message is None or "error" in message:
+        message = message or failure             # a reason of its own comes first
         os.waitpid(pid, 0)
         for fd in parent_fds:
             if fd is not None:
