@@ -285,9 +285,7 @@ class ContainerService:
         self._exited(container, shim, status)
 
     def _exited(self, container, shim, status):
-        # A container --rm removes next loses its veth after the removal is answered: deleting
-        # a link waits for RCU grace periods (12 to 30 ms here), and `run --rm` waits for the
-        # removal. Its address and ports are given back before, as always.
+        # A container --rm removes next keeps its veth until then (_remove_after_exit).
         unlink_later = container.host_config["AutoRemove"] and self._bridged(container)
         with container.lock:
             if container.shim is not shim:
@@ -310,10 +308,21 @@ class ContainerService:
         if restart:
             self._restart_later(container)
         elif container.host_config["AutoRemove"]:
-            with container.lock:
-                if not container.removed and not container.running:
-                    self._delete(container)
-        if unlink_later:
+            self._remove_after_exit(container, unlink_later)
+
+    def _remove_after_exit(self, container, unlink):
+        """--rm: forget the container, which answers who waits for its removal, then delete
+        its files and (with `unlink`) its veth. `run --rm` waits for that answer, and need not
+        wait for the rest: deleting a link waits for RCU grace periods (12 to 30 ms here), the
+        files take a few ms more. Its address and ports were given back before, as always.
+        Should the daemon stop in between, restore() finds it not running and removes it."""
+        with container.lock:
+            forget = not container.removed and not container.running
+            if forget:
+                self._forget(container)
+        if forget:
+            shutil.rmtree(container.directory, ignore_errors=True)
+        if unlink:
             self.network.unlink(container.id)
 
     def _should_restart(self, container):
@@ -429,9 +438,14 @@ class ContainerService:
 
     def _delete(self, container):
         """Forget the container and remove its directory (the caller holds its lock)."""
+        self._forget(container)
+        shutil.rmtree(container.directory, ignore_errors=True)
+
+    def _forget(self, container):
+        """Out of the table, its name free, and removed for whoever waits (the caller holds
+        its lock)."""
         with self._lock:
             self._containers.pop(container.id, None)
-        shutil.rmtree(container.directory, ignore_errors=True)
         container.removed = True
         container.changed.notify_all()
 

@@ -25,8 +25,9 @@ def test_run_rm_cycles_leave_nothing_behind(yardd):
         client.post("/containers/%s/start" % container_id)
         assert b'"StatusCode": 0' in waiter.read(), "cycle %d" % cycle
         waiter.close()
-    # The last container's veth goes just after its removal was answered (ContainerService._exited).
-    assert wait_for(lambda: yardd.veths() == [], timeout=5)
+    # The last container's veth and files go just after its removal was answered
+    # (ContainerService._remove_after_exit).
+    assert wait_for(lambda: yardd.veths() == [] and yardd.container_dirs() == [], timeout=5)
     assert yardd.leftovers() == {"processes": [], "cgroups": [], "veths": [], "mounts": [], "containers": []}
     assert yardd.rules() == baseline_rules
     assert client.get("/containers/json", {"all": 1}) == []
