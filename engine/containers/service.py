@@ -256,13 +256,21 @@ class ContainerService:
             self._delete(container)               # --rm: docker removes what could not start, too
         raise StartError(message, code)
 
-    def _release(self, container, shim, unlink=True):
+    def _release(self, container, shim):
         """Give back what a run held: its network endpoint, the runtime's cgroup and files
-        (the caller holds the lock). Used after an exit and after a start that failed.
-        With unlink=False the veth stays, for the caller to delete (network.unlink)."""
+        (the caller holds the lock). Used after an exit and after a start that failed."""
+        self._disconnect(container)
+        self._clean_runtime(container, shim)
+
+    def _disconnect(self, container, unlink=True):
+        """Its address and published ports back to the bridge and, with `unlink`, its veth
+        deleted (otherwise the caller calls network.unlink later)."""
         if self._bridged(container):
             self.network.disconnect(container.id, unlink)
         container.data["NetworkSettings"] = {}
+
+    def _clean_runtime(self, container, shim):
+        """Remove the runtime's cgroup and files of a run (shim None: none was created)."""
         for attempt in range(CLEANUP_ATTEMPTS if shim is not None else 0):
             try:
                 shim.cleanup()                  # idempotent: a retry finishes what a busy host delayed
@@ -285,44 +293,42 @@ class ContainerService:
         self._exited(container, shim, status)
 
     def _exited(self, container, shim, status):
-        # A container --rm removes next keeps its veth until then (_remove_after_exit).
-        unlink_later = container.host_config["AutoRemove"] and self._bridged(container)
+        auto_remove = container.host_config["AutoRemove"]     # never with a restart policy
+        restart = False
         with container.lock:
             if container.shim is not shim:
                 return
             container.shim = None
-            self._release(container, shim, unlink=not unlink_later)
+            if auto_remove:
+                self._disconnect(container, unlink=False)      # the rest: _remove_after_exit
+            else:
+                self._release(container, shim)
             self._forget_execs(container)
             container.set_exited(status.code, status.oom_killed, status.finished_at)
-            restart = self._should_restart(container)
-            if restart and unlink_later:
-                self.network.unlink(container.id)     # before its next start makes one again
-                unlink_later = False
-            if restart:
-                container.data["RestartCount"] += 1
-                container.set_restarting()
-            # Not for a container --rm removes next: nobody reads its end. Should the daemon
-            # stop in between, restore() finds it not running and removes it.
-            if restart or not container.host_config["AutoRemove"]:
-                container.save()
-        if restart:
-            self._restart_later(container)
-        elif container.host_config["AutoRemove"]:
-            self._remove_after_exit(container, unlink_later)
-
-    def _remove_after_exit(self, container, unlink):
-        """--rm: forget the container, which answers who waits for its removal, then delete
-        its files and (with `unlink`) its veth. `run --rm` waits for that answer, and need not
-        wait for the rest: deleting a link waits for RCU grace periods (12 to 30 ms here), the
-        files take a few ms more. Its address and ports were given back before, as always.
-        Should the daemon stop in between, restore() finds it not running and removes it."""
-        with container.lock:
-            forget = not container.removed and not container.running
-            if forget:
+            if auto_remove:
+                # Its end is not saved: nobody reads it. Should the daemon stop before the
+                # files are gone, restore() finds it not running and removes it.
                 self._forget(container)
-        if forget:
-            shutil.rmtree(container.directory, ignore_errors=True)
-        if unlink:
+            else:
+                restart = self._should_restart(container)
+                if restart:
+                    container.data["RestartCount"] += 1
+                    container.set_restarting()
+                container.save()
+        if auto_remove:
+            self._remove_after_exit(container, shim)
+        elif restart:
+            self._restart_later(container)
+
+    def _remove_after_exit(self, container, shim):
+        """--rm, once the container is forgotten (which answers who waits for its removal):
+        clean up after its run, delete its files and its veth. `run --rm` waits for that
+        answer and need not wait for the rest: deleting a link waits for RCU grace periods
+        (12 to 30 ms here), the cgroups and files take a few ms more. Its address and ports
+        were given back before the answer (_exited)."""
+        self._clean_runtime(container, shim)
+        shutil.rmtree(container.directory, ignore_errors=True)
+        if self._bridged(container):
             self.network.unlink(container.id)
 
     def _should_restart(self, container):
