@@ -5,6 +5,7 @@ Containers run a busybox-static root filesystem, in a new empty network namespac
 cgroup parent unique to this run that is removed at the end.
 """
 import binascii
+import errno
 import json
 import os
 import shutil
@@ -14,6 +15,7 @@ import struct
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -642,6 +644,62 @@ def test_a_bad_limit_fails_launch_and_leaves_no_cgroup(containers):
                                    'not exist: /nonexistent-yardtest')
     for mountpoint in set(cgroups.hierarchies().values()):
         assert not os.path.exists(os.path.join(mountpoint, containers.parent, spec["id"]))
+
+
+class _RefusingCgroup:
+    """A cgroup the kernel will not let a process join (EBUSY, as v2's "no internal
+    processes" rule answers), after `delay` seconds."""
+
+    def __init__(self, delay=0.0):
+        self.delay = delay
+
+    def join(self, pid):
+        time.sleep(self.delay)
+        raise OSError(errno.EBUSY, os.strerror(errno.EBUSY))
+
+
+def _fork_child_outcome(directory, child, cgroup):
+    """What shim.fork_child says, run in a process of its own (it makes its caller a
+    subreaper): {"ok": True}, or the CreateError's message and code."""
+    read, write = os.pipe()
+    helper = os.fork()
+    if helper == 0:
+        signal.alarm(10)                          # a create that hangs fails the test
+        try:
+            from engine.runtime.shim import fork_child
+            fork_child(str(directory), False, False, False, child, cgroup=cgroup)
+            outcome = {"ok": True}
+        except runtime.CreateError as error:
+            outcome = {"error": str(error), "code": error.exit_code}
+        except BaseException as error:
+            outcome = {"error": repr(error), "code": None}
+        os.write(write, json.dumps(outcome).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as source:
+        said = source.read()
+    os.waitpid(helper, 0)
+    return json.loads(said) if said else {"error": "fork_child hung", "code": None}
+
+
+def test_a_cgroup_the_process_cannot_join_fails_the_create_and_says_why(tmp_path):
+    from engine.runtime import channel
+
+    def waits_for_joined(sock, stdio):            # as the container's init does
+        if sock.recv(16) == channel.JOINED:
+            channel.send(sock, {"ok": True})
+    assert _fork_child_outcome(tmp_path, waits_for_joined, _RefusingCgroup()) == {
+        "error": "cannot put the container's process in its cgroup: [Errno 16] Device or resource busy",
+        "code": 125}
+
+
+def test_a_process_that_failed_first_gives_its_own_reason_not_the_cgroups(tmp_path):
+    from engine.runtime import channel
+
+    def fails_at_once(sock, stdio):               # a bad bind source, say, before JOINED comes
+        channel.send(sock, {"error": 'exec: "nosuch": executable file not found in $PATH', "code": 127})
+    assert _fork_child_outcome(tmp_path, fails_at_once, _RefusingCgroup(delay=0.2)) == {
+        "error": 'exec: "nosuch": executable file not found in $PATH', "code": 127}
 
 
 @pytest.mark.skipif("devices" not in cgroups.hierarchies() and not cgroups.is_v2(),
